@@ -1,0 +1,1 @@
+"""Shared plumbing of INCAR: settings, database engine, event bus and the command line."""

@@ -1,0 +1,119 @@
+"""OCPI objects kept as the owner sent them, with a few indexed columns.
+
+The hub serves these back in GET All and the graph is built on them, so the JSON is stored
+untouched (the owner's ``last_updated`` included); the columns exist to find and page them.
+Several contexts keep documents (locations, tariffs, sessions, tokens, CDRs): the table shape
+and the upsert/page rules live here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel, col, select
+
+from incar.columns import Json, UtcDateTime
+
+
+class Document(SQLModel):
+    """Columns every document table has; subclasses add a table name and their unique key."""
+
+    pk: int | None = Field(default=None, primary_key=True)
+    country_code: str = Field(max_length=2, index=True)
+    party_id: str = Field(max_length=3, index=True)
+    object_id: str = Field(max_length=36, index=True)
+    last_updated: datetime = Field(sa_type=UtcDateTime, index=True)
+    data: dict[str, Any] = Field(sa_type=Json)
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    STALE = "stale"  # older than what is stored: an out-of-order delivery, not applied
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+
+
+def _key_filter(table: type[Document], key: dict[str, Any]) -> list[ColumnElement[bool]]:
+    return [col(getattr(table, column)) == value for column, value in key.items()]
+
+
+async def find[D: Document](
+    session: AsyncSession, table: type[D], *, key: dict[str, Any], for_update: bool = False
+) -> D | None:
+    query = select(table).where(*_key_filter(table, key))
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def upsert[D: Document](
+    session: AsyncSession,
+    table: type[D],
+    *,
+    key: dict[str, Any],
+    last_updated: datetime,
+    data: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> tuple[Outcome, D]:
+    """Stores ``data`` unless what is stored is newer (last_updated decides, never the clock)."""
+    row = await find(session, table, key=key, for_update=True)
+    if row is None:
+        row = table(**key, last_updated=last_updated, data=data, **(extra or {}))
+        session.add(row)
+        await session.flush()
+        return Outcome.CREATED, row
+    if row.last_updated > last_updated:
+        return Outcome.STALE, row
+    row.last_updated = last_updated
+    row.data = data
+    for column, value in (extra or {}).items():
+        setattr(row, column, value)
+    await session.flush()
+    return Outcome.UPDATED, row
+
+
+async def page(
+    session: AsyncSession,
+    table: type[Document],
+    *,
+    where: Sequence[ColumnElement[bool]] = (),
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> Page:
+    """A page in creation order, which stays stable while a client walks the Links."""
+    conditions = list(where)
+    if date_from is not None:
+        conditions.append(col(table.last_updated) >= date_from)
+    if date_to is not None:
+        conditions.append(col(table.last_updated) < date_to)
+    total = (
+        await session.execute(select(func.count()).select_from(table).where(*conditions))
+    ).scalar_one()
+    rows = await session.execute(
+        select(col(table.data))
+        .where(*conditions)
+        .order_by(col(table.pk))
+        .offset(offset)
+        .limit(limit)
+    )
+    return Page(items=[r for (r,) in rows.all()], total=int(total))
+
+
+def merge(document: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """OCPI PATCH: the fields present replace those stored; absent ones stay (no deletion)."""
+    merged = dict(document)
+    merged.update(patch)
+    return merged

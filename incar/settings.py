@@ -1,0 +1,113 @@
+"""Configuration, read once from ``INCAR_*`` environment variables.
+
+Every variable is documented in the README; this module is the only place that reads them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+ValidationMode = Literal["validating", "transparent"]
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value the platform cannot use."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    hub_country_code: str = "FI"
+    hub_party_id: str = "ICR"
+    hub_name: str = "INCAR Hub"
+    hub_website: str | None = None
+    forward_timeout: float = 10.0
+    still_alive_interval: float = 300.0
+    still_alive_check_period: float = 30.0
+    max_body_bytes: int = 1_048_576
+    page_limit: int = 100
+    validation: ValidationMode = "validating"
+    command_grace: float = 60.0
+    event_bus: str = "memory"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """The URL peers use to reach the hub, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/versions"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("INCAR_DATA_DIR") or "var")
+        database_url = os.environ.get("INCAR_DATABASE_URL") or (
+            f"sqlite+aiosqlite:///{(data_dir / 'incar.db').as_posix()}"
+        )
+        validation = os.environ.get("INCAR_VALIDATION", "validating")
+        if validation not in ("validating", "transparent"):
+            raise SettingsError(
+                f"INCAR_VALIDATION must be 'validating' or 'transparent', got {validation!r}"
+            )
+        event_bus = os.environ.get("INCAR_EVENT_BUS", "memory")
+        if event_bus not in ("memory", "postgres"):
+            raise SettingsError(
+                f"INCAR_EVENT_BUS must be 'memory' or 'postgres', got {event_bus!r}"
+            )
+        cc = os.environ.get("INCAR_HUB_COUNTRY_CODE", "FI")
+        pid = os.environ.get("INCAR_HUB_PARTY_ID", "ICR")
+        if len(cc) != 2 or len(pid) != 3 or not (cc + pid).isalnum():
+            raise SettingsError(
+                "INCAR_HUB_COUNTRY_CODE must be 2 and INCAR_HUB_PARTY_ID 3 letters or digits"
+            )
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            host=os.environ.get("INCAR_HOST", "127.0.0.1"),
+            port=_int("INCAR_PORT", 8080),
+            public_url=os.environ.get("INCAR_PUBLIC_URL", ""),
+            hub_country_code=cc.upper(),
+            hub_party_id=pid.upper(),
+            hub_name=os.environ.get("INCAR_HUB_NAME", "INCAR Hub"),
+            hub_website=os.environ.get("INCAR_HUB_WEBSITE") or None,
+            forward_timeout=_float("INCAR_FORWARD_TIMEOUT", 10.0),
+            still_alive_interval=_float("INCAR_STILL_ALIVE_INTERVAL", 300.0),
+            still_alive_check_period=_float("INCAR_STILL_ALIVE_CHECK_PERIOD", 30.0),
+            max_body_bytes=_int("INCAR_MAX_BODY_BYTES", 1_048_576),
+            page_limit=_int("INCAR_PAGE_LIMIT", 100),
+            validation=validation,  # type: ignore[arg-type]
+            command_grace=_float("INCAR_COMMAND_GRACE", 60.0),
+            event_bus=event_bus,
+        )

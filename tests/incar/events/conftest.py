@@ -1,0 +1,77 @@
+"""Real databases for the event bus tests: a SQLite file and a scratch PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from incar.db import Database
+from incar.events import MemoryBus, PostgresBus
+
+# The server every PostgreSQL test uses; the tests create and drop their own database on it.
+ADMIN_DSN = os.environ.get(
+    "INCAR_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+CHANGES_DDL = "CREATE TABLE changes (seq INTEGER PRIMARY KEY, note TEXT NOT NULL)"
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    name = f"incar_events_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    setup = Database(url)
+    async with setup.transaction() as session:
+        await session.execute(text(CHANGES_DDL))
+    await setup.dispose()
+    yield url
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    db = Database(pg_url)
+    async with db.transaction() as session:
+        await session.execute(text("DELETE FROM changes"))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'events.db'}")
+    async with db.transaction() as session:
+        await session.execute(text(CHANGES_DDL))
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def memory_bus() -> AsyncIterator[MemoryBus]:
+    bus = MemoryBus()
+    await bus.start()
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+async def pg_bus(pg_url: str) -> AsyncIterator[PostgresBus]:
+    bus = PostgresBus(pg_url)
+    await bus.start()
+    yield bus
+    await bus.close()

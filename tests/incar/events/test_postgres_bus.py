@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incar.db import Database
+from incar.events import (
+    BusNotRunning,
+    Event,
+    EventBus,
+    EventTooLarge,
+    NotInTransaction,
+    PostgresBus,
+)
+from incar.events.event import MAX_EVENT_BYTES, encode
+from incar.events.postgres import asyncpg_dsn
+
+pytestmark = pytest.mark.timeout(30)
+
+PUBLISHER = Path(__file__).with_name("publisher_process.py")
+
+
+class Boom(Exception):
+    pass
+
+
+async def change(session: AsyncSession, seq: int) -> None:
+    await session.execute(text("INSERT INTO changes (seq, note) VALUES (:seq, 'x')"), {"seq": seq})
+
+
+async def commit_change(db: Database, bus: EventBus, seq: int, event: Event) -> None:
+    async with db.transaction() as session:
+        await change(session, seq)
+        await bus.publish(session, event)
+
+
+async def change_then_fail(session: AsyncSession, bus: EventBus, seq: int, event: Event) -> None:
+    await change(session, seq)
+    await bus.publish(session, event)
+    raise Boom
+
+
+async def test_delivers_after_commit_only(pg_bus: PostgresBus, pg_db: Database) -> None:
+    async with pg_bus.subscribe() as events:
+        event = Event("changes.created", {"seq": 1})
+        marker = Event("test.marker", {})
+        async with pg_db.transaction() as session:
+            await change(session, 1)
+            await pg_bus.publish(session, event)
+            # Sent and committed on another connection while the transaction is still open:
+            # it must overtake the transaction's event.
+            await pg_bus.publish_now(marker)
+            assert await anext(events) == marker
+
+        assert await anext(events) == event
+
+
+async def test_rolled_back_changes_publish_nothing(pg_bus: PostgresBus, pg_db: Database) -> None:
+    async with pg_bus.subscribe() as events:
+        with pytest.raises(Boom):
+            async with pg_db.transaction() as session:
+                await change_then_fail(session, pg_bus, 1, Event("changes.created", {"seq": 1}))
+        async with pg_db.transaction() as session:
+            with pytest.raises(Boom):
+                async with session.begin_nested():
+                    await change_then_fail(session, pg_bus, 2, Event("changes.created", {"seq": 2}))
+            await change(session, 3)
+            await pg_bus.publish(session, Event("changes.created", {"seq": 3}))
+
+        # Commit order is delivery order: had either rolled-back event been sent, it would
+        # arrive before this one.
+        assert (await anext(events)).payload == {"seq": 3}
+
+
+async def test_order_and_topics_across_subscribers(pg_bus: PostgresBus, pg_db: Database) -> None:
+    async with (
+        pg_bus.subscribe() as everything,
+        pg_bus.subscribe({"evse.status"}) as statuses,
+    ):
+        for batch in range(5):
+            async with pg_db.transaction() as session:
+                for n in range(batch * 4, batch * 4 + 4):
+                    topic = "evse.status" if n % 2 else "changes.created"
+                    await pg_bus.publish(session, Event(topic, {"n": n}))
+
+        assert [(await anext(everything)).payload["n"] for _ in range(20)] == list(range(20))
+        assert [(await anext(statuses)).payload["n"] for _ in range(10)] == list(range(1, 20, 2))
+
+
+async def test_publish_now(pg_bus: PostgresBus) -> None:
+    async with pg_bus.subscribe() as events:
+        event = Event("simulator.tick", {"n": 1})
+        await pg_bus.publish_now(event)
+
+        assert await anext(events) == event
+
+
+async def test_event_at_the_limit_passes_postgresql(pg_bus: PostgresBus, pg_url: str) -> None:
+    probe = Event("t", {"pad": ""})
+    padding = MAX_EVENT_BYTES - len(probe.to_json())
+    largest = Event("t", {"pad": "x" * padding}, id=probe.id, occurred_at=probe.occurred_at)
+    assert len(encode(largest)) == MAX_EVENT_BYTES
+
+    async with pg_bus.subscribe() as events:
+        await pg_bus.publish_now(largest)
+        assert await anext(events) == largest
+
+    # The limit is PostgreSQL's, not an invention: one byte more and the server refuses it.
+    connection = await asyncpg.connect(asyncpg_dsn(pg_url))
+    try:
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="payload string too long"):
+            await connection.execute("SELECT pg_notify('incar_events', $1)", "x" * 8000)
+    finally:
+        await connection.close()
+
+
+async def test_too_large_event_fails_at_publish(pg_bus: PostgresBus, pg_db: Database) -> None:
+    with pytest.raises(EventTooLarge):
+        await commit_change(pg_db, pg_bus, 1, Event("t", {"document": "x" * MAX_EVENT_BYTES}))
+
+    async with pg_db.transaction() as session:
+        assert (await session.execute(text("SELECT count(*) FROM changes"))).scalar_one() == 0
+
+
+async def test_refuses_a_sqlite_session(pg_bus: PostgresBus, sqlite_db: Database) -> None:
+    with pytest.raises(TypeError, match="not sqlite"):
+        async with sqlite_db.transaction() as session:
+            await pg_bus.publish(session, Event("t", {}))
+
+
+async def test_publish_needs_a_transaction(pg_bus: PostgresBus, pg_db: Database) -> None:
+    async with pg_db.sessions() as session:
+        with pytest.raises(NotInTransaction):
+            await pg_bus.publish(session, Event("t", {}))
+
+
+async def test_unstarted_bus_refuses_work(pg_url: str) -> None:
+    bus = PostgresBus(pg_url)
+    with pytest.raises(BusNotRunning):
+        await bus.publish_now(Event("t", {}))
+    with pytest.raises(BusNotRunning):
+        async with bus.subscribe():
+            pass
+
+
+async def test_events_of_another_process_arrive_all_and_in_order(
+    pg_bus: PostgresBus, pg_db: Database, pg_url: str
+) -> None:
+    count = 40
+    async with pg_bus.subscribe() as events:
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, str(PUBLISHER), pg_url, str(count)
+        )
+        received = [await anext(events) for _ in range(count)]
+        assert await publisher.wait() == 0
+
+        assert [event.payload["seq"] for event in received] == list(range(count))
+        assert {event.topic for event in received} == {"changes.created"}
+        assert {event.payload["pid"] for event in received} == {publisher.pid}
+        assert publisher.pid != os.getpid()
+
+        # None of the publisher's rolled-back events may still be on the way.
+        marker = Event("test.marker", {})
+        await pg_bus.publish_now(marker)
+        assert await anext(events) == marker
+
+    async with pg_db.transaction() as session:
+        stored = (await session.execute(text("SELECT count(*) FROM changes"))).scalar_one()
+    assert stored == count
+
+
+async def test_listener_reconnects_after_its_connection_is_killed(
+    pg_bus: PostgresBus, pg_db: Database, pg_url: str
+) -> None:
+    async with pg_bus.subscribe() as events:
+        killed = await pg_bus.wait_listening()
+        admin = await asyncpg.connect(asyncpg_dsn(pg_url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", killed) is True
+        finally:
+            await admin.close()
+        assert await pg_bus.wait_listening(replacing=killed) != killed
+
+        event = Event("changes.created", {"seq": 1})
+        await commit_change(pg_db, pg_bus, 1, event)
+
+        assert await anext(events) == event
+        assert pg_bus.reconnects == 1
+
+
+class _Signal(logging.Handler):
+    """Sets an asyncio.Event when a log record containing ``text`` is emitted."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+async def test_listener_keeps_retrying_while_the_database_refuses_it(
+    pg_db: Database, pg_url: str
+) -> None:
+    url = make_url(pg_url)
+    database = url.database
+    bus = PostgresBus(pg_url, reconnect_delay=0.01, reconnect_delay_max=0.05)
+    await bus.start()
+    failed = _Signal("reconnect failed")
+    logger = logging.getLogger("incar.events.postgres")
+    logger.addHandler(failed)
+    # Connections to a database can only be disallowed from another one.
+    admin = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres").render_as_string()))
+    try:
+        async with bus.subscribe() as events:
+            killed = await bus.wait_listening()
+            await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            try:
+                await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+                await failed.seen.wait()
+            finally:
+                await admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+            await bus.wait_listening(replacing=killed)
+
+            event = Event("changes.created", {"seq": 1})
+            await commit_change(pg_db, bus, 1, event)
+            assert await anext(events) == event
+    finally:
+        logger.removeHandler(failed)
+        await admin.close()
+        await bus.close()
