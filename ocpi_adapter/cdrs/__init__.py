@@ -1,0 +1,1 @@
+"""The cdrs module: Charge Detail Records (mod_cdrs)."""

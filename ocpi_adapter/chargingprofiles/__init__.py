@@ -1,0 +1,1 @@
+"""The chargingprofiles module: smart charging profiles and their results."""

@@ -1,0 +1,1 @@
+"""The commands module: remote commands and their asynchronous results (mod_commands)."""

@@ -1,0 +1,1 @@
+"""The credentials module: registration, update and unregistration, as Receiver and Sender."""

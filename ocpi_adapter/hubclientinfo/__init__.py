@@ -1,0 +1,1 @@
+"""The hubclientinfo module: the connection status of every party, pushed and listed."""

@@ -1,0 +1,1 @@
+"""The locations module: Location, EVSE and Connector objects (mod_locations)."""

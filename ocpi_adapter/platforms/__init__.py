@@ -1,0 +1,1 @@
+"""The platforms connected to the hub, their roles (parties), tokens and endpoints."""

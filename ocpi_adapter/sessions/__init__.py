@@ -1,0 +1,1 @@
+"""The sessions module: charging Sessions and Charging Preferences (mod_sessions)."""

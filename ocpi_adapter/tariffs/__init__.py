@@ -1,0 +1,1 @@
+"""The tariffs module: Tariff objects pushed by CPOs (mod_tariffs)."""

@@ -1,0 +1,1 @@
+"""The tokens module: Tokens and real-time authorization (mod_tokens)."""
