@@ -1,0 +1,216 @@
+"""The ``incar`` command line: run the platform, onboard and list platforms, simulate.
+
+Every failure ends in one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from incar.settings import Settings, SettingsError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    changes: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        changes["host"] = args.host
+    if getattr(args, "port", None):
+        changes["port"] = args.port
+    return settings.with_(**changes) if changes else settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from incar.db import migrate
+    from ocpi_adapter.app import create_app
+
+    settings = _settings(args)
+    migrate(settings.database_url)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from incar.db import migrate
+
+    settings = _settings(args)
+    migrate(settings.database_url)
+    print(f"database at head: {settings.database_url}")
+    return 0
+
+
+async def _platform_add(args: argparse.Namespace) -> int:
+    from incar.db import Database, migrate_async
+    from ocpi_adapter.platforms import service as platforms
+    from ocpi_adapter.types import Role
+
+    settings = _settings(args)
+    await migrate_async(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            _, token = await platforms.onboard(
+                session,
+                name=args.name,
+                role=Role(args.role),
+                country_code=args.country,
+                party_id=args.party,
+                legacy_raw_token=args.legacy_raw_token,
+            )
+    finally:
+        await db.dispose()
+    if args.json:
+        print(json.dumps({"token": token, "versions_url": settings.versions_url}))
+    else:
+        print(f"registration token (A): {token}")
+        print(f"hub versions URL:       {settings.versions_url}")
+    return 0
+
+
+async def _platform_connect(args: argparse.Namespace) -> int:
+    from incar.db import migrate_async
+    from ocpi_adapter.app import create_hub
+    from ocpi_adapter.credentials import flows
+
+    settings = _settings(args)
+    await migrate_async(settings.database_url)
+    hub = create_hub(settings)
+    await hub.bus.start()
+    try:
+        platform = await flows.connect(
+            hub,
+            versions_url=args.versions_url,
+            token_a=args.token,
+            legacy_raw_token=args.legacy_raw_token,
+        )
+    finally:
+        await hub.close()
+    print(f"connected to {platform.name} ({platform.versions_url})")
+    return 0
+
+
+async def _platform_list(args: argparse.Namespace) -> int:
+    from incar.db import Database, migrate_async
+    from ocpi_adapter.platforms import service as platforms
+
+    settings = _settings(args)
+    await migrate_async(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            rows = await platforms.list_all(session)
+    finally:
+        await db.dispose()
+    listing: list[dict[str, Any]] = [
+        {
+            "id": platform.id,
+            "name": platform.name,
+            "status": str(platform.status),
+            "versions_url": platform.versions_url,
+            "roles": [f"{p.role} {p.country_code}*{p.party_id}" for p in parties],
+        }
+        for platform, parties in rows
+    ]
+    if args.json:
+        print(json.dumps(listing))
+        return 0
+    if not listing:
+        print("no platforms yet: onboard one with `incar platform add`")
+        return 0
+    print(f"{'ID':>3}  {'STATUS':<10} {'NAME':<28} ROLES")
+    for item in listing:
+        print(
+            f"{item['id']:>3}  {item['status']:<10} {item['name']:<28} {', '.join(item['roles'])}"
+        )
+    return 0
+
+
+def _run_async(
+    function: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
+    return lambda args: asyncio.run(function(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="incar", description="INCAR: an OCPI 2.2.1 roaming hub and federated GraphQL platform"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the platform (migrates the database first)")
+    serve.add_argument("--host", help="address to listen on (default INCAR_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default INCAR_PORT or 8080)")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=_migrate)
+
+    platform = commands.add_parser("platform", help="onboard, connect and list platforms")
+    actions = platform.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="onboard a platform: issue its registration token A")
+    add.add_argument(
+        "--role", required=True, choices=["CPO", "EMSP", "NSP", "NAP", "OTHER", "SCSP"]
+    )
+    add.add_argument("--country", required=True, help="ISO 3166 alpha-2 country code")
+    add.add_argument("--party", required=True, help="party id (3 characters)")
+    add.add_argument("--name", required=True, help="the platform's name")
+    add.add_argument(
+        "--legacy-raw-token",
+        action="store_true",
+        help="the peer sends and expects tokens without Base64 (OCPI 2.1.1/2.2)",
+    )
+    add.add_argument("--json", action="store_true", help="print {token, versions_url} as JSON")
+    add.set_defaults(run=_run_async(_platform_add))
+
+    connect = actions.add_parser(
+        "connect", help="register the hub at a platform that issued it a token A (hub as Sender)"
+    )
+    connect.add_argument("--versions-url", required=True)
+    connect.add_argument("--token", required=True, help="the token A the platform issued")
+    connect.add_argument("--legacy-raw-token", action="store_true")
+    connect.set_defaults(run=_run_async(_platform_connect))
+
+    listing = actions.add_parser("list", help="platforms with their roles and status")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_run_async(_platform_list))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ocpi_adapter.errors import OcpiError
+
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SettingsError as error:
+        print(f"incar: configuration error: {error}", file=sys.stderr)
+        return 2
+    except OcpiError as error:
+        print(f"incar: {error.message} (OCPI status {int(error.status)})", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Imports every table module so ``SQLModel.metadata`` is complete (Alembic autogenerate)."""
+
+from ocpi_adapter.platforms import models as hub_platforms
+from ocpi_adapter.routing import models as hub_routing
+from subgraphs.accounting import models as accounting
+from subgraphs.locations import models as locations
+from subgraphs.sessions import models as sessions
+
+__all__ = ["accounting", "hub_platforms", "hub_routing", "locations", "sessions"]

@@ -1,0 +1,115 @@
+"""Composes the hub's ASGI application: modules, middleware, error rendering, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from incar.db import Database
+from incar.events import attach_factory, create_bus
+from incar.settings import Settings
+from ocpi_adapter.client import PeerClient
+from ocpi_adapter.context import Hub
+from ocpi_adapter.credentials.routes import MOUNT as CREDENTIALS
+from ocpi_adapter.envelope import OcpiResponse, OcpiStatus
+from ocpi_adapter.errors import OcpiError
+from ocpi_adapter.hubclientinfo.routes import MOUNT as HUBCLIENTINFO
+from ocpi_adapter.hubclientinfo.still_alive import StillAlive
+from ocpi_adapter.middleware.body_limit import BodyLimitMiddleware
+from ocpi_adapter.middleware.trace import TraceMiddleware
+from ocpi_adapter.modules import FUNCTIONAL_MOUNTS
+from ocpi_adapter.platforms.callers import CallerCache
+from ocpi_adapter.registry import ModuleMount
+from ocpi_adapter.versions import routes as versions
+
+log = logging.getLogger("incar.hub")
+
+MOUNTS: tuple[ModuleMount, ...] = (CREDENTIALS, HUBCLIENTINFO, *FUNCTIONAL_MOUNTS)
+
+
+async def _ocpi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OcpiError)
+    return OcpiResponse(
+        exc.data, status=exc.status, message=exc.message, http_status=exc.http_status
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return OcpiResponse(
+        status=OcpiStatus.CLIENT_ERROR, message=exc.detail, http_status=exc.status_code
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return OcpiResponse(
+        status=OcpiStatus.SERVER_ERROR, message="internal error of the hub", http_status=500
+    )
+
+
+def create_hub(settings: Settings) -> Hub:
+    db = Database(settings.database_url)
+    bus = create_bus(settings.event_bus, settings.database_url)
+    attach_factory(db.sessions, bus)
+    return Hub(
+        settings=settings,
+        db=db,
+        client=PeerClient(timeout=settings.forward_timeout),
+        callers=CallerCache(db),
+        bus=bus,
+    )
+
+
+def create_app(settings: Settings, *, mounts: Sequence[ModuleMount] = MOUNTS) -> Starlette:
+    hub = create_hub(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.bus.start()
+        still_alive = StillAlive(hub)
+        still_alive.start()
+        try:
+            yield
+        finally:
+            await still_alive.stop()
+            await hub.close()
+
+    version_routes: list[Route | Mount] = [
+        *versions_routes(),
+        Mount("/ocpi/2.2.1", routes=[r for m in mounts for r in m.routes]),
+    ]
+    app = Starlette(
+        routes=version_routes,
+        middleware=[
+            Middleware(TraceMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={
+            OcpiError: _ocpi_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.hub = hub
+    app.state.endpoints = [e for m in mounts for e in m.endpoints]
+    return app
+
+
+def versions_routes() -> list[Route]:
+    return [
+        Route("/ocpi/versions", versions.versions, methods=["GET"]),
+        Route("/ocpi/versions/", versions.versions, methods=["GET"]),
+        Route("/ocpi/2.2.1", versions.details, methods=["GET"]),
+        Route("/ocpi/2.2.1/", versions.details, methods=["GET"]),
+    ]

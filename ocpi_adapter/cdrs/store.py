@@ -1,0 +1,26 @@
+"""What the hub keeps of CDRs passing through it, via the accounting service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incar.documents import Page
+from ocpi_adapter.headers import PartyRef
+from ocpi_adapter.pagination import PageRequest
+from ocpi_adapter.routing.operations import StoreInput
+from subgraphs.accounting import service as accounting
+
+
+async def post(session: AsyncSession, data: StoreInput) -> None:
+    await accounting.add_cdr(session, data=data.body)
+
+
+async def get_all(session: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
+    return await accounting.page_cdrs(
+        session,
+        party=(viewer.country_code, viewer.party_id),
+        date_from=page.date_from,
+        date_to=page.date_to,
+        offset=page.offset,
+        limit=page.limit,
+    )

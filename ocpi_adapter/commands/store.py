@@ -1,0 +1,35 @@
+"""The command log: each command through the hub, the CPO's response and the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpi_adapter.routing.operations import StoreInput
+from subgraphs.sessions import service as sessions
+
+
+def requested(command: str) -> Any:
+    async def store(session: AsyncSession, data: StoreInput) -> None:
+        assert data.callback_id is not None and data.receiver is not None
+        await sessions.record_command(
+            session,
+            command_id=data.callback_id,
+            command=command,
+            emsp=(data.sender.country_code, data.sender.party_id),
+            cpo=(data.receiver.country_code, data.receiver.party_id),
+            request=data.body,
+        )
+
+    return store
+
+
+async def responded(session: AsyncSession, data: StoreInput, answer: Any) -> None:
+    if data.callback_id is not None and isinstance(answer, dict):
+        await sessions.record_command_answer(session, command_id=data.callback_id, response=answer)
+
+
+async def resulted(session: AsyncSession, data: StoreInput) -> None:
+    if data.callback_id is not None and isinstance(data.body, dict):
+        await sessions.record_command_answer(session, command_id=data.callback_id, result=data.body)

@@ -1,0 +1,97 @@
+"""The still-alive check (mod_hub_client_info): silent platforms get a GET on their versions.
+
+A failure makes the platform OFFLINE, a later success CONNECTED again; either change is pushed
+to the other parties as ClientInfo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from incar.columns import utcnow
+from ocpi_adapter.client import PeerAuth
+from ocpi_adapter.context import Hub
+from ocpi_adapter.errors import OcpiError
+from ocpi_adapter.hubclientinfo import push as clientinfo
+from ocpi_adapter.platforms import service as platforms
+from ocpi_adapter.platforms.models import Platform
+from ocpi_adapter.types import ConnectionStatus
+from ocpi_adapter.versions.discovery import ping
+
+log = logging.getLogger("incar.hub.still_alive")
+
+
+class StillAlive:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="still-alive")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.hub.settings.still_alive_check_period)
+            try:
+                await self.check_once()
+            except Exception:
+                log.exception("still-alive round failed")
+
+    async def check_once(self) -> None:
+        settings = self.hub.settings
+        silent_since = (utcnow() - timedelta(seconds=settings.still_alive_interval)).timestamp()
+        async with self.hub.db.transaction() as session:
+            candidates = [
+                p
+                for p, _ in await platforms.list_all(session)
+                if p.status in (ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE)
+                and p.outgoing_token
+                and p.versions_url
+            ]
+        await asyncio.gather(*(self._check(p, silent_since) for p in candidates))
+
+    def _last_heard(self, platform: Platform) -> float:
+        assert platform.id is not None
+        stored = platform.last_seen_at.timestamp() if platform.last_seen_at else 0.0
+        return max(stored, self.hub.callers.last_seen.get(platform.id, 0.0))
+
+    async def _check(self, platform: Platform, silent_since: float) -> None:
+        assert platform.id is not None and platform.outgoing_token and platform.versions_url
+        # An OFFLINE platform is pinged every round until it answers again.
+        if (
+            platform.status is ConnectionStatus.CONNECTED
+            and self._last_heard(platform) >= silent_since
+        ):
+            return
+        try:
+            await ping(
+                self.hub.client,
+                versions_url=platform.versions_url,
+                auth=PeerAuth(platform.outgoing_token, platform.legacy_raw_token),
+            )
+            status = ConnectionStatus.CONNECTED
+        except OcpiError as error:
+            log.info("still-alive check of %s failed: %s", platform.name, error.message)
+            status = ConnectionStatus.OFFLINE
+        async with self.hub.db.transaction() as session:
+            stored = await session.get(Platform, platform.id)
+            if stored is None or stored.status not in (
+                ConnectionStatus.CONNECTED,
+                ConnectionStatus.OFFLINE,
+            ):
+                return
+            if status is ConnectionStatus.CONNECTED:
+                stored.last_seen_at = utcnow()
+            changed = await platforms.set_status(session, platform=stored, status=status)
+        if changed:
+            self.hub.callers.clear()
+            await clientinfo.push(self.hub, changed)

@@ -1,0 +1,83 @@
+"""Locations (mod_locations): Sender interface at the CPO, Receiver interface at the eMSP."""
+
+from __future__ import annotations
+
+from ocpi_adapter.locations import store
+from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
+from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.validation import ObjectKind
+
+SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
+LOCATION = "{country_code}/{party_id}/{location_id}"
+EVSE = LOCATION + "/{evse_uid}"
+CONNECTOR = EVSE + "/{connector_id}"
+
+ROUTES = ModuleRoutes(
+    module=ModuleID.LOCATIONS,
+    owner_roles=frozenset({Role.CPO}),
+    operations=(
+        Operation(SENDER, "GET", "", get_all=store.get_all),
+        Operation(SENDER, "GET", "{location_id}", open_route=OpenRoute.LOCATION),
+        Operation(SENDER, "GET", "{location_id}/{evse_uid}", open_route=OpenRoute.LOCATION),
+        Operation(
+            SENDER, "GET", "{location_id}/{evse_uid}/{connector_id}", open_route=OpenRoute.LOCATION
+        ),
+        Operation(RECEIVER, "GET", LOCATION),
+        Operation(RECEIVER, "GET", EVSE),
+        Operation(RECEIVER, "GET", CONNECTOR),
+        Operation(
+            RECEIVER,
+            "PUT",
+            LOCATION,
+            body=ObjectKind.LOCATION,
+            id_field="id",
+            broadcast=True,
+            store=store.put,
+        ),
+        Operation(
+            RECEIVER,
+            "PUT",
+            EVSE,
+            body=ObjectKind.EVSE,
+            id_field="uid",
+            broadcast=True,
+            store=store.put_evse,
+        ),
+        Operation(
+            RECEIVER,
+            "PUT",
+            CONNECTOR,
+            body=ObjectKind.CONNECTOR,
+            id_field="id",
+            broadcast=True,
+            store=store.put_connector,
+        ),
+        Operation(
+            RECEIVER,
+            "PATCH",
+            LOCATION,
+            body=ObjectKind.LOCATION_PATCH,
+            id_field="id",
+            broadcast=True,
+            store=store.patch,
+        ),
+        Operation(
+            RECEIVER,
+            "PATCH",
+            EVSE,
+            body=ObjectKind.EVSE_PATCH,
+            id_field="uid",
+            broadcast=True,
+            store=store.patch_evse,
+        ),
+        Operation(
+            RECEIVER,
+            "PATCH",
+            CONNECTOR,
+            body=ObjectKind.CONNECTOR_PATCH,
+            id_field="id",
+            broadcast=True,
+            store=store.patch_connector,
+        ),
+    ),
+)

@@ -1,0 +1,68 @@
+"""Checks a request must pass before the hub routes it: sender, body, object ownership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpi_adapter.errors import InvalidParameters, OcpiError
+from ocpi_adapter.headers import PartyRef, Routing
+from ocpi_adapter.platforms import service as platforms
+from ocpi_adapter.platforms.service import Caller
+from ocpi_adapter.routing.operations import Operation
+from ocpi_adapter.validation import validate
+
+
+async def sender_of(
+    session: AsyncSession, caller: Caller, routing: Routing, *, optional: bool
+) -> PartyRef | None:
+    """The OCPI-from party, which must be one of the caller's own roles (no spoofing)."""
+    if routing.sender is None:
+        if optional:
+            return None
+        raise InvalidParameters("OCPI-from-country-code and OCPI-from-party-id are required")
+    assert caller.platform.id is not None
+    owned = await platforms.parties(session, platform_id=caller.platform.id)
+    if not any(
+        p.country_code == routing.sender.country_code and p.party_id == routing.sender.party_id
+        for p in owned
+    ):
+        raise InvalidParameters(f"OCPI-from {routing.sender} is not a role of the calling platform")
+    return routing.sender
+
+
+def check_owner_in_url(operation: Operation, params: dict[str, str], sender: PartyRef) -> None:
+    """Client-owned object URLs carry the owner, who must be the sender (check 25)."""
+    if not operation.client_owned:
+        return
+    url_owner = PartyRef.of(params["country_code"], params["party_id"])
+    if url_owner != sender:
+        raise InvalidParameters(
+            f"the URL names objects of {url_owner}, but the request is from {sender}"
+        )
+
+
+def body_problem(operation: Operation, params: dict[str, str], body: Any) -> OcpiError | None:
+    """Why the body is not a valid object for this operation, or None if it is."""
+    if operation.body is None or (body is None and operation.body_optional):
+        return None
+    try:
+        validate(operation.body, body)
+    except OcpiError as error:
+        return error
+    assert isinstance(body, dict)
+    if operation.client_owned:
+        for field in ("country_code", "party_id"):
+            if field in body and str(body[field]).upper() != params[field].upper():
+                return InvalidParameters(
+                    f"{field} {body[field]!r} in the body differs from {params[field]!r} in the URL"
+                )
+    if operation.id_field is not None:
+        url_id = params[operation.segments[-1][1:-1]]
+        if operation.id_field in body and body[operation.id_field] != url_id:
+            return InvalidParameters(
+                f"{operation.id_field} {body[operation.id_field]!r} in the body differs "
+                f"from {url_id!r} in the URL"
+            )
+    return None

@@ -1,0 +1,166 @@
+"""How a request reaches its receiver and how the answer comes back (checks 21, 22, 27)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from incar.timestamps import parse_timestamp
+from ocpi_adapter.client import PeerAuth, PeerResponse
+from ocpi_adapter.context import Hub
+from ocpi_adapter.errors import ConnectionProblem
+from ocpi_adapter.headers import PartyRef, Routing, Trace
+from ocpi_adapter.hubclientinfo import push as clientinfo
+from ocpi_adapter.platforms import service as platforms
+from ocpi_adapter.platforms.models import Platform
+from ocpi_adapter.routing import callbacks, rewrite
+from ocpi_adapter.routing.recipient import Destination
+from ocpi_adapter.routing.request import RoutedRequest
+from ocpi_adapter.types import ConnectionStatus
+
+log = logging.getLogger("incar.hub.forward")
+
+# Response headers a receiver sets that the requester needs; Link and Location are rewritten.
+RELAYED = ("content-type", "x-total-count", "x-limit")
+
+
+async def send(
+    hub: Hub,
+    *,
+    method: str,
+    url: str,
+    body: bytes | None,
+    platform: Platform,
+    routing: Routing,
+    trace: Trace,
+) -> PeerResponse:
+    """One hop to a peer: its token, the routing headers given, a fresh X-Request-ID."""
+    assert platform.outgoing_token is not None
+    headers = {**routing.as_headers(), **trace.next_hop().as_headers()}
+    try:
+        return await hub.client.request(
+            method,
+            url,
+            auth=PeerAuth(platform.outgoing_token, platform.legacy_raw_token),
+            headers=headers,
+            body=body,
+        )
+    except ConnectionProblem:
+        await mark_unreachable(hub, platform)
+        raise
+
+
+async def mark_unreachable(hub: Hub, platform: Platform) -> None:
+    """A peer that cannot be reached is OFFLINE until the still-alive check reaches it again."""
+    async with hub.db.transaction() as session:
+        stored = await session.get(Platform, platform.id)
+        if stored is None or stored.status is not ConnectionStatus.CONNECTED:
+            return
+        changed = await platforms.set_status(
+            session, platform=stored, status=ConnectionStatus.OFFLINE
+        )
+    hub.callers.clear()
+    hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-offline-{platform.id}")
+
+
+def relay(
+    answer: PeerResponse,
+    *,
+    requester: PartyRef | None,
+    responder: PartyRef | None,
+    trace: Trace,
+    extra: dict[str, str] | None = None,
+) -> Response:
+    """The receiver's answer, unchanged, addressed back to the requester."""
+    headers = {k: v for k, v in answer.headers.items() if k.lower() in RELAYED}
+    headers.setdefault("content-type", "application/json")
+    headers.update(Routing(sender=responder, receiver=requester).as_headers())
+    headers.update(trace.as_headers())
+    headers.update(extra or {})
+    return Response(answer.body, status_code=answer.status, headers=headers)
+
+
+async def _keep_callback(
+    hub: Hub, request: RoutedRequest, callback_id: str, answer: dict[str, Any]
+) -> None:
+    """A hub URL lives for the receiver's announced timeout plus grace (check 44); a
+    reservation's, until the reservation expires (the CPO may still cancel it through it)."""
+    seconds = answer.get("timeout")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return
+    until = callbacks.expiry(float(seconds), hub.settings.command_grace)
+    expiry_date = request.body.get("expiry_date") if isinstance(request.body, dict) else None
+    if isinstance(expiry_date, str):
+        with contextlib.suppress(ValueError):
+            until = max(
+                until, parse_timestamp(expiry_date) + timedelta(seconds=hub.settings.command_grace)
+            )
+    async with hub.db.transaction() as session:
+        await callbacks.extend(session, callback_id=callback_id, until=until)
+
+
+def envelope_data(answer: PeerResponse) -> Any:
+    """The ``data`` of a successful answer, or None (used to record command states)."""
+    if answer.status >= 300:
+        return None
+    try:
+        body = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict) or body.get("status_code") != 1000:
+        return None
+    data = body.get("data")
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    return data
+
+
+async def to_party(
+    hub: Hub, request: RoutedRequest, destination: Destination, outgoing: rewrite.Outgoing
+) -> Response:
+    assert destination.platform is not None and destination.party is not None
+    answer = await send(
+        hub,
+        method=request.method,
+        url=outgoing.url,
+        body=outgoing.body,
+        platform=destination.platform,
+        routing=Routing(sender=request.sender, receiver=destination.party),
+        trace=request.trace,
+    )
+    extra: dict[str, str] = {}
+    if (value := answer.headers.get("link")) is not None:
+        moved = rewrite.link(hub, request, destination, value)
+        if moved is not None:
+            extra["Link"] = moved
+    observe = request.operation.observe
+    data = envelope_data(answer)
+    if outgoing.callback_id is not None and isinstance(data, dict):
+        await _keep_callback(hub, request, outgoing.callback_id, data)
+    location_value = answer.headers.get("location")
+    if (location_value and request.operation.location_header) or (observe and data is not None):
+        async with hub.db.transaction() as session:
+            if location_value and request.operation.location_header:
+                extra["Location"] = await rewrite.location(
+                    hub, session, request, destination, location_value
+                )
+            if observe is not None and data is not None:
+                await observe(
+                    session,
+                    request.store_input(
+                        receiver=destination.party, callback_id=outgoing.callback_id
+                    ),
+                    data,
+                )
+    return relay(
+        answer,
+        requester=request.sender,
+        responder=destination.party,
+        trace=request.trace,
+        extra=extra,
+    )

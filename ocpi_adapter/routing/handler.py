@@ -1,0 +1,206 @@
+"""The one endpoint behind every functional module interface: the pipeline's order."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ocpi_adapter.auth import authenticate, hub_of
+from ocpi_adapter.body import parse_json
+from ocpi_adapter.context import Hub
+from ocpi_adapter.envelope import OcpiResponse, OcpiStatus
+from ocpi_adapter.errors import ConnectionProblem, MethodNotAllowed, NotFound, OcpiError
+from ocpi_adapter.headers import PartyRef, Routing, Trace
+from ocpi_adapter.platforms.models import Platform
+from ocpi_adapter.registry import HubEndpoint, ModuleMount
+from ocpi_adapter.routing import broadcast, callbacks, checks, forward, getall, recipient, rewrite
+from ocpi_adapter.routing.models import Callback
+from ocpi_adapter.routing.operations import ModuleRoutes, Operation
+from ocpi_adapter.routing.recipient import Kind, hub_party
+from ocpi_adapter.routing.request import RoutedRequest
+from ocpi_adapter.types import ConnectionStatus, InterfaceRole
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _match(
+    routes: ModuleRoutes, interface: InterfaceRole, method: str, suffix: str
+) -> tuple[Operation, dict[str, str]]:
+    parts = tuple(suffix.strip("/").split("/")) if suffix.strip("/") else ()
+    allowed = []
+    for operation in routes.operations:
+        if operation.interface is not interface:
+            continue
+        params = operation.match(parts)
+        if params is None:
+            continue
+        if operation.method == method:
+            return operation, params
+        allowed.append(operation.method)
+    if allowed:
+        raise MethodNotAllowed(f"{method} is not allowed here; allowed: {', '.join(allowed)}")
+    raise NotFound(
+        f"no {routes.module} {interface} operation at '{suffix}'",
+        status=OcpiStatus.INVALID_PARAMETERS,
+    )
+
+
+def _raw_suffix(request: Request, prefix: str) -> tuple[str, str]:
+    """The path after the module endpoint and the query, both as received (still encoded)."""
+    raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    path = raw_path.split("?", 1)[0]
+    suffix = (
+        path[len(prefix) :] if path.startswith(prefix) else request.path_params.get("suffix", "")
+    )
+    return suffix.strip("/"), request.scope.get("query_string", b"").decode("latin-1")
+
+
+def _error(hub: Hub, error: OcpiError, requester: PartyRef | None) -> Response:
+    headers = Routing(sender=hub_party(hub), receiver=requester).as_headers() if requester else {}
+    return OcpiResponse(
+        error.data,
+        status=error.status,
+        message=error.message,
+        http_status=error.http_status,
+        headers=headers,
+    )
+
+
+def _endpoint(
+    routes: ModuleRoutes, interface: InterfaceRole
+) -> Callable[[Request], Awaitable[Response]]:
+    prefix = f"/ocpi/2.2.1/{routes.module}/{interface.path}"
+
+    async def endpoint(request: Request) -> Response:
+        hub = hub_of(request)
+        trace: Trace = request.scope["state"]["trace"]
+        requester: PartyRef | None = None
+        try:
+            caller = await authenticate(request, registration_allowed=False)
+            routing = Routing.parse(request.headers)
+            requester = routing.sender
+            suffix, query_string = _raw_suffix(request, prefix)
+            operation, params = _match(routes, interface, request.method, suffix)
+            raw = await request.body() if request.method in WITH_BODY else b""
+            body = (
+                parse_json(raw)
+                if request.method in WITH_BODY and (raw.strip() or not operation.body_optional)
+                else None
+            )
+            callback: Callback | None = None
+            async with hub.db.transaction() as session:
+                sender = await checks.sender_of(
+                    session, caller, routing, optional=operation.callback
+                )
+                if operation.callback:
+                    assert caller.platform.id is not None
+                    callback = await callbacks.resolve(
+                        session,
+                        callback_id=params["callback_id"],
+                        module=routes.module,
+                        caller_platform_id=caller.platform.id,
+                    )
+            if sender is None:
+                assert callback is not None
+                sender = PartyRef(callback.caller_country_code, callback.caller_party_id)
+            requester = sender
+            checks.check_owner_in_url(operation, params, sender)
+            problem = checks.body_problem(operation, params, body)
+            if problem is not None and hub.settings.validation == "validating":
+                raise problem
+            routed = RoutedRequest(
+                module=routes,
+                operation=operation,
+                params=params,
+                method=request.method,
+                suffix=suffix,
+                query_string=query_string,
+                query=request.query_params,
+                raw_body=raw,
+                body=body,
+                body_valid=problem is None,
+                caller=caller,
+                sender=sender,
+                routing=routing,
+                trace=trace,
+            )
+            if callback is not None:
+                return await _through_callback(hub, routed, callback)
+            return await _route(hub, routed)
+        except OcpiError as error:
+            return _error(hub, error, requester)
+
+    return endpoint
+
+
+async def _route(hub: Hub, request: RoutedRequest) -> Response:
+    outgoing: rewrite.Outgoing | None = None
+    async with hub.db.transaction() as session:
+        destination = await recipient.destination(hub, session, request)
+        if destination.kind is Kind.PARTY:
+            outgoing = await rewrite.outgoing(hub, session, request, destination)
+        store = request.operation.store
+        if store is not None and request.body_valid and destination.kind is not Kind.GET_ALL:
+            await store(
+                session,
+                request.store_input(
+                    receiver=destination.party,
+                    callback_id=outgoing.callback_id if outgoing else None,
+                ),
+            )
+    # Committed: what the hub stored, and any hub URL it hands out, survive a restart from here.
+    if destination.kind is Kind.GET_ALL:
+        return await getall.serve(hub, request)
+    if destination.kind is Kind.BROADCAST:
+        return broadcast.accept(hub, request)
+    assert outgoing is not None
+    return await forward.to_party(hub, request, destination, outgoing)
+
+
+async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback) -> Response:
+    """A CPO calling a hub URL: on to the URL it stands for, on behalf of the original party."""
+    if request.method == "POST":
+        callbacks.refuse_repeat(callback, request.raw_body)
+    async with hub.db.transaction() as session:
+        target = await session.get(Platform, callback.target_platform_id)
+    if (
+        target is None
+        or target.status is not ConnectionStatus.CONNECTED
+        or not target.outgoing_token
+    ):
+        raise ConnectionProblem("the party this URL leads to is not connected")
+    requester = PartyRef(callback.target_country_code, callback.target_party_id)
+    answer = await forward.send(
+        hub,
+        method=request.method,
+        url=callback.target_url,
+        body=request.raw_body if request.method in WITH_BODY else None,
+        platform=target,
+        routing=Routing(sender=request.sender, receiver=requester),
+        trace=Trace(request_id=request.trace.request_id, correlation_id=callback.correlation_id),
+    )
+    if request.method == "POST" and answer.status < 300:
+        async with hub.db.transaction() as session:
+            await callbacks.delivered(session, callback_id=callback.id, body=request.raw_body)
+            if request.operation.store is not None and request.body_valid:
+                await request.operation.store(
+                    session, request.store_input(receiver=requester, callback_id=callback.id)
+                )
+    return forward.relay(answer, requester=request.sender, responder=requester, trace=request.trace)
+
+
+def mount(routes: ModuleRoutes) -> ModuleMount:
+    """The hub endpoints and Starlette routes of one functional module (STYLE 7)."""
+    endpoints = []
+    starlette_routes = []
+    for interface in routes.interfaces():
+        path = f"{routes.module}/{interface.path}"
+        endpoints.append(HubEndpoint(routes.module, interface, path))
+        endpoint = _endpoint(routes, interface)
+        starlette_routes.append(Route(f"/{path}", endpoint, methods=METHODS))
+        starlette_routes.append(Route(f"/{path}/{{suffix:path}}", endpoint, methods=METHODS))
+    return ModuleMount(endpoints=tuple(endpoints), routes=tuple(starlette_routes))

@@ -1,0 +1,96 @@
+"""What each functional module declares: its operations, per interface, as data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import QueryParams
+
+from incar.documents import Page
+from ocpi_adapter.headers import PartyRef
+from ocpi_adapter.pagination import PageRequest
+from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.validation import ObjectKind
+
+
+class OpenRoute(StrEnum):
+    """How the hub finds the receiver of a request without OCPI-to headers (open routing)."""
+
+    NONE = "none"
+    LOCATION = "location"  # URL {location_id}: the CPO that published that Location
+    BODY_LOCATION = "body_location"  # body location_id (commands)
+    SESSION_CPO = "session_cpo"  # URL or body session_id: the CPO of that Session
+    SESSION_EMSP = "session_emsp"  # URL session_id: the eMSP of that Session
+    TOKEN = "token"  # URL {token_uid} (+ ?type): the eMSP that published that Token
+    RESERVATION = "reservation"  # body reservation_id: the CPO that got that RESERVE_NOW
+    CDR_TOKEN = "cdr_token"  # body cdr_token: its eMSP (session and CDR pushes)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInput:
+    """What a store hook sees of a request that passed the hub's checks."""
+
+    params: Mapping[str, str]
+    query: QueryParams
+    body: Any
+    sender: PartyRef
+    receiver: PartyRef | None
+    callback_id: str | None = None
+
+
+Store = Callable[[AsyncSession, StoreInput], Awaitable[None]]
+Observe = Callable[[AsyncSession, StoreInput, Any], Awaitable[None]]
+GetAll = Callable[[AsyncSession, PartyRef, PageRequest], Awaitable[Page]]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    interface: InterfaceRole
+    method: str
+    pattern: str
+    body: ObjectKind | None = None
+    body_optional: bool = False  # e.g. an authorize without LocationReferences
+    id_field: str | None = None  # body field that must equal the URL's last parameter
+    broadcast: bool = False  # may be pushed with TO = hub
+    get_all: GetAll | None = None  # a list the hub serves from its store (GET All via hub)
+    response_url: Literal["body", "query"] | None = None
+    callback: bool = False  # the last segment names a hub URL (response_url, CDR Location)
+    location_header: bool = False  # the receiver's Location header is replaced by a hub URL
+    open_route: OpenRoute = OpenRoute.NONE
+    store: Store | None = None
+    observe: Observe | None = None  # sees the receiver's success answer (command states)
+    segments: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "segments", tuple(s for s in self.pattern.split("/") if s))
+
+    @property
+    def client_owned(self) -> bool:
+        return self.segments[:2] == ("{country_code}", "{party_id}")
+
+    def match(self, parts: tuple[str, ...]) -> dict[str, str] | None:
+        if len(parts) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for segment, part in zip(self.segments, parts, strict=True):
+            if segment.startswith("{"):
+                if not part:
+                    return None
+                params[segment[1:-1]] = part
+            elif segment != part:
+                return None
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleRoutes:
+    module: ModuleID
+    owner_roles: frozenset[Role]  # the module's data owners (for broadcast recipients)
+    operations: tuple[Operation, ...]
+
+    def interfaces(self) -> list[InterfaceRole]:
+        return [i for i in InterfaceRole if any(op.interface is i for op in self.operations)]

@@ -1,0 +1,36 @@
+"""What the hub keeps of Tokens passing through it, via the sessions service."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incar.documents import Page
+from ocpi_adapter.headers import PartyRef
+from ocpi_adapter.pagination import PageRequest
+from ocpi_adapter.routing.operations import StoreInput
+from subgraphs.sessions import service as sessions
+
+
+async def put(session: AsyncSession, data: StoreInput) -> None:
+    await sessions.put_token(session, data=data.body)
+
+
+async def patch(session: AsyncSession, data: StoreInput) -> None:
+    await sessions.patch_token(
+        session,
+        country_code=data.params["country_code"],
+        party_id=data.params["party_id"],
+        uid=data.params["token_uid"],
+        token_type=data.query.get("type") or "RFID",
+        patch=data.body,
+    )
+
+
+async def get_all(session: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
+    return await sessions.page_tokens(
+        session,
+        date_from=page.date_from,
+        date_to=page.date_to,
+        offset=page.offset,
+        limit=page.limit,
+    )

@@ -1,0 +1,1 @@
+"""Accounting context: CDRs as their CPOs issued them, and the tamper-evident ledger."""

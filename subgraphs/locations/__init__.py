@@ -1,0 +1,1 @@
+"""Locations context: Location, EVSE, Connector and Tariff as their CPOs publish them."""

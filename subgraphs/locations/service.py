@@ -1,0 +1,272 @@
+"""The locations service: stores Locations (with EVSEs and Connectors) and Tariffs.
+
+Children are kept inside their Location document. Pushing or patching a child also sets the
+parents' ``last_updated`` to the child's, as mod_locations asks of a Receiver.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from incar import documents, events
+from incar.documents import Outcome, Page
+from incar.timestamps import parse_timestamp
+from subgraphs.locations.models import Location, Tariff
+
+TOPIC_LOCATION = "locations.location"
+TOPIC_EVSE_STATUS = "locations.evse.status"
+TOPIC_TARIFF = "locations.tariff"
+
+
+def _key(country_code: str, party_id: str, object_id: str) -> dict[str, str]:
+    return {
+        "country_code": country_code.upper(),
+        "party_id": party_id.upper(),
+        "object_id": object_id,
+    }
+
+
+def _find(items: list[dict[str, Any]], field: str, value: str) -> int | None:
+    for index, item in enumerate(items):
+        if item.get(field) == value:
+            return index
+    return None
+
+
+def _newer(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
+    """Whether the stored child is newer than the incoming one (out-of-order delivery)."""
+    if "last_updated" not in stored:
+        return False
+    return parse_timestamp(stored["last_updated"]) > parse_timestamp(incoming["last_updated"])
+
+
+async def _evse_events(
+    session: AsyncSession,
+    key: dict[str, str],
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    old = {e.get("uid"): e.get("status") for e in (before or {}).get("evses", [])}
+    for evse in after.get("evses", []):
+        if old.get(evse.get("uid")) != evse.get("status"):
+            await events.publish(
+                session,
+                TOPIC_EVSE_STATUS,
+                {
+                    "country_code": key["country_code"],
+                    "party_id": key["party_id"],
+                    "location_id": key["object_id"],
+                    "evse_uid": evse.get("uid"),
+                    "status": evse.get("status"),
+                    "last_updated": evse.get("last_updated"),
+                },
+            )
+
+
+async def _store(
+    session: AsyncSession,
+    key: dict[str, str],
+    last_updated: datetime,
+    document: dict[str, Any],
+    before: dict[str, Any] | None,
+) -> Outcome:
+    outcome, _ = await documents.upsert(
+        session, Location, key=key, last_updated=last_updated, data=document
+    )
+    if outcome is not Outcome.STALE:
+        await events.publish(
+            session,
+            TOPIC_LOCATION,
+            {
+                **_payload(key),
+                "last_updated": document.get("last_updated"),
+                "change": outcome.value,
+            },
+        )
+        await _evse_events(session, key, before, document)
+    return outcome
+
+
+def _payload(key: dict[str, str]) -> dict[str, str]:
+    return {
+        "country_code": key["country_code"],
+        "party_id": key["party_id"],
+        "location_id": key["object_id"],
+    }
+
+
+async def get_location(
+    session: AsyncSession, *, country_code: str, party_id: str, location_id: str
+) -> dict[str, Any] | None:
+    row = await documents.find(session, Location, key=_key(country_code, party_id, location_id))
+    return row.data if row else None
+
+
+async def put_location(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+    key = _key(data["country_code"], data["party_id"], data["id"])
+    before = await get_location(
+        session, country_code=key["country_code"], party_id=key["party_id"], location_id=data["id"]
+    )
+    return await _store(session, key, parse_timestamp(data["last_updated"]), data, before)
+
+
+async def patch_location(
+    session: AsyncSession,
+    *,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    patch: dict[str, Any],
+) -> Outcome:
+    key = _key(country_code, party_id, location_id)
+    before = await get_location(
+        session, country_code=country_code, party_id=party_id, location_id=location_id
+    )
+    if before is None:
+        return Outcome.STALE
+    return await _store(
+        session, key, parse_timestamp(patch["last_updated"]), documents.merge(before, patch), before
+    )
+
+
+async def upsert_evse(
+    session: AsyncSession,
+    *,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    evse_uid: str,
+    evse: dict[str, Any],
+    replace: bool,
+) -> Outcome:
+    """PUT (``replace``) or PATCH of one EVSE; a PATCH of an EVSE the hub never saw is skipped."""
+    key = _key(country_code, party_id, location_id)
+    before = await get_location(
+        session, country_code=country_code, party_id=party_id, location_id=location_id
+    )
+    if before is None:
+        return Outcome.STALE
+    evses = list(before.get("evses", []))
+    index = _find(evses, "uid", evse_uid)
+    if index is None and not replace:
+        return Outcome.STALE
+    if index is not None and _newer(evses[index], evse):
+        return Outcome.STALE
+    new = evse if replace or index is None else documents.merge(evses[index], evse)
+    if index is None:
+        evses.append(new)
+    else:
+        evses[index] = new
+    document = {**before, "evses": evses, "last_updated": evse["last_updated"]}
+    return await _store(session, key, parse_timestamp(evse["last_updated"]), document, before)
+
+
+async def upsert_connector(
+    session: AsyncSession,
+    *,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    evse_uid: str,
+    connector_id: str,
+    connector: dict[str, Any],
+    replace: bool,
+) -> Outcome:
+    key = _key(country_code, party_id, location_id)
+    before = await get_location(
+        session, country_code=country_code, party_id=party_id, location_id=location_id
+    )
+    if before is None:
+        return Outcome.STALE
+    evses = list(before.get("evses", []))
+    evse_index = _find(evses, "uid", evse_uid)
+    if evse_index is None:
+        return Outcome.STALE
+    connectors = list(evses[evse_index].get("connectors", []))
+    index = _find(connectors, "id", connector_id)
+    if index is None and not replace:
+        return Outcome.STALE
+    if index is not None and _newer(connectors[index], connector):
+        return Outcome.STALE
+    stamp = connector["last_updated"]
+    new = connector if replace or index is None else documents.merge(connectors[index], connector)
+    if index is None:
+        connectors.append(new)
+    else:
+        connectors[index] = new
+    evses[evse_index] = {**evses[evse_index], "connectors": connectors, "last_updated": stamp}
+    document = {**before, "evses": evses, "last_updated": stamp}
+    return await _store(session, key, parse_timestamp(stamp), document, before)
+
+
+async def page_locations(
+    session: AsyncSession,
+    *,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> Page:
+    return await documents.page(
+        session, Location, date_from=date_from, date_to=date_to, offset=offset, limit=limit
+    )
+
+
+async def owners_of_location(session: AsyncSession, *, location_id: str) -> list[tuple[str, str]]:
+    rows = await session.execute(
+        select(col(Location.country_code), col(Location.party_id)).where(
+            col(Location.object_id) == location_id
+        )
+    )
+    return [(cc, pid) for cc, pid in rows.all()]
+
+
+async def put_tariff(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+    key = _key(data["country_code"], data["party_id"], data["id"])
+    outcome, _ = await documents.upsert(
+        session, Tariff, key=key, last_updated=parse_timestamp(data["last_updated"]), data=data
+    )
+    if outcome is not Outcome.STALE:
+        await events.publish(
+            session,
+            TOPIC_TARIFF,
+            {**_tariff_payload(key), "last_updated": data["last_updated"], "change": outcome.value},
+        )
+    return outcome
+
+
+async def delete_tariff(
+    session: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
+) -> bool:
+    key = _key(country_code, party_id, tariff_id)
+    row = await documents.find(session, Tariff, key=key, for_update=True)
+    if row is None:
+        return False
+    await session.delete(row)
+    await events.publish(session, TOPIC_TARIFF, {**_tariff_payload(key), "change": "deleted"})
+    return True
+
+
+def _tariff_payload(key: dict[str, str]) -> dict[str, str]:
+    return {
+        "country_code": key["country_code"],
+        "party_id": key["party_id"],
+        "tariff_id": key["object_id"],
+    }
+
+
+async def page_tariffs(
+    session: AsyncSession,
+    *,
+    date_from: datetime | None,
+    date_to: datetime | None,
+    offset: int,
+    limit: int,
+) -> Page:
+    return await documents.page(
+        session, Tariff, date_from=date_from, date_to=date_to, offset=offset, limit=limit
+    )

@@ -1,0 +1,1 @@
+"""Sessions context: charging sessions, the tokens that start them, and the commands sent."""

@@ -1,0 +1,49 @@
+"""Tables of the sessions context."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from incar.columns import Json, UtcDateTime, utcnow
+from incar.documents import Document
+
+
+class Session(Document, table=True):
+    """A CPO's Session; ``emsp_*`` is the party of its ``cdr_token`` (who may see it)."""
+
+    __tablename__ = "charging_session"
+    __table_args__ = (sa.UniqueConstraint("country_code", "party_id", "object_id"),)
+
+    emsp_country_code: str | None = Field(default=None, max_length=2, index=True)
+    emsp_party_id: str | None = Field(default=None, max_length=3, index=True)
+
+
+class Token(Document, table=True):
+    """An eMSP's Token; its uid is unique per type (mod_tokens)."""
+
+    __tablename__ = "token"
+    __table_args__ = (sa.UniqueConstraint("country_code", "party_id", "object_id", "token_type"),)
+
+    token_type: str = Field(max_length=16, default="RFID")
+
+
+class Command(SQLModel, table=True):
+    """A command sent through the hub, with the CPO's answer and the charge point's result."""
+
+    __tablename__ = "command"
+
+    id: str = Field(primary_key=True, max_length=36)
+    command: str = Field(max_length=24)
+    emsp_country_code: str = Field(max_length=2)
+    emsp_party_id: str = Field(max_length=3)
+    cpo_country_code: str = Field(max_length=2)
+    cpo_party_id: str = Field(max_length=3)
+    request: dict[str, Any] = Field(sa_type=Json)
+    response: dict[str, Any] | None = Field(default=None, sa_type=Json)
+    result: dict[str, Any] | None = Field(default=None, sa_type=Json)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -1,0 +1,85 @@
+"""The hub under test: a real server on loopback over a fresh database."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+
+from incar.settings import Settings
+from ocpi_adapter.app import create_app
+from ocpi_adapter.context import Hub
+from ocpi_adapter.headers import PartyRef
+from ocpi_adapter.platforms import service as platforms
+from ocpi_adapter.types import Role
+from tests.support.databases import fresh_database
+from tests.support.servers import serve
+
+
+@dataclass
+class HubUnderTest:
+    url: str
+    app: Starlette
+    settings: Settings
+
+    @property
+    def hub(self) -> Hub:
+        hub: Hub = self.app.state.hub
+        return hub
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.url}/ocpi/versions"
+
+    @property
+    def details_url(self) -> str:
+        return f"{self.url}/ocpi/2.2.1"
+
+    def endpoint(self, module: str, interface: str) -> str:
+        return f"{self.url}/ocpi/2.2.1/{module}/{interface.lower()}"
+
+    @property
+    def party(self) -> PartyRef:
+        return PartyRef(self.settings.hub_country_code, self.settings.hub_party_id)
+
+    async def onboard(
+        self, role: str, country_code: str, party_id: str, *, legacy: bool = False
+    ) -> str:
+        async with self.hub.db.transaction() as session:
+            _, token = await platforms.onboard(
+                session,
+                name=f"{role} {country_code}*{party_id}",
+                role=Role(role),
+                country_code=country_code,
+                party_id=party_id,
+                legacy_raw_token=legacy,
+            )
+        return token
+
+    async def settle(self) -> None:
+        """Waits until the hub's background work (fan-out, ClientInfo pushes) is done."""
+        await self.hub.drain()
+
+
+@contextlib.asynccontextmanager
+async def running_hub(**overrides: Any) -> AsyncIterator[HubUnderTest]:
+    async with fresh_database() as database_url:
+        settings = Settings(
+            database_url=database_url,
+            forward_timeout=2.0,
+            still_alive_check_period=3600.0,
+            command_grace=5.0,
+        ).with_(**overrides)
+        holder: dict[str, Any] = {}
+
+        def make(url: str) -> Starlette:
+            holder["settings"] = settings.with_(public_url=url)
+            app = create_app(holder["settings"])
+            holder["app"] = app
+            return app
+
+        async with serve(make) as running:
+            yield HubUnderTest(url=running.url, app=holder["app"], settings=holder["settings"])

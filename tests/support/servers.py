@@ -1,0 +1,50 @@
+"""Real HTTP servers on loopback for tests: uvicorn on a socket bound before the app exists."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+def bind() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class Running:
+    url: str
+    server: uvicorn.Server
+
+
+@contextlib.asynccontextmanager
+async def serve(make_app: Callable[[str], ASGIApp]) -> AsyncIterator[Running]:
+    """Serves ``make_app(base_url)`` until the block ends; the app learns its URL first."""
+    sock = bind()
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    config = uvicorn.Config(
+        make_app(url), log_level="warning", access_log=False, lifespan="on", loop="none"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped while starting")
+            await asyncio.sleep(0.01)
+        yield Running(url=url, server=server)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+        sock.close()
