@@ -143,6 +143,44 @@ async def _platform_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_simulated_parties(parser: argparse.ArgumentParser) -> None:
+    from simulator.cli import add_arguments
+
+    parser.add_argument("--cpos", type=int, default=2, help="simulated CPOs (default 2)")
+    parser.add_argument("--emsps", type=int, default=2, help="simulated eMSPs (default 2)")
+    parser.add_argument("--country", default="FI", help="their country code (default FI)")
+    add_arguments(parser)
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from incar.db import Database, migrate_async
+    from incar.demo import onboard_simulated
+    from simulator.cli import run
+
+    settings = _settings(args)
+    await migrate_async(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        parties = await onboard_simulated(
+            db, country_code=args.country, cpos=args.cpos, emsps=args.emsps
+        )
+    finally:
+        await db.dispose()
+    return await run(args, parties)
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from incar.db import migrate_async
+    from incar.demo import run
+
+    settings = _settings(args)
+    await migrate_async(settings.database_url)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return await run(settings, args)
+
+
 def _run_async(
     function: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -159,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default INCAR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default INCAR_PORT or 8080)")
     serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="run the hub with simulated CPOs and eMSPs on the Helsinki map"
+    )
+    demo.add_argument("--host", help="address to listen on (default INCAR_HOST or 127.0.0.1)")
+    demo.add_argument("--port", type=int, help="port to listen on (default INCAR_PORT or 8080)")
+    _add_simulated_parties(demo)
+    demo.set_defaults(run=_run_async(_demo))
+
+    simulate = commands.add_parser(
+        "simulate", help="run simulated CPOs and eMSPs against a serving hub"
+    )
+    _add_simulated_parties(simulate)
+    simulate.set_defaults(run=_run_async(_simulate))
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)

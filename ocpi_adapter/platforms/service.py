@@ -205,6 +205,14 @@ async def set_status(
     return changed
 
 
+async def retire(session: AsyncSession, *, platform: Platform) -> list[Party]:
+    """The operator ends a platform's connection (its tokens stop working at once)."""
+    platform.token_a_digest = None
+    platform.token_c_digest = None
+    platform.outgoing_token = None
+    return await set_status(session, platform=platform, status=ConnectionStatus.SUSPENDED)
+
+
 async def list_all(session: AsyncSession) -> list[tuple[Platform, list[Party]]]:
     platforms = (await session.execute(select(Platform).order_by(col(Platform.id)))).scalars().all()
     return [(p, await parties(session, platform_id=p.id)) for p in platforms if p.id is not None]

@@ -1,0 +1,132 @@
+"""The demo: the hub and simulated CPOs and eMSPs in one process, on the real Helsinki map.
+
+Simulated parties are onboarded like any platform (token A, credentials handshake over HTTP).
+A party left connected by an earlier run is retired first, and the simulated clock starts
+after the newest object the hub holds, so a restarted demo never pushes stale objects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import uvicorn
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from incar.db import Database
+from incar.settings import Settings
+from ocpi_adapter.headers import PartyRef
+from ocpi_adapter.platforms import service as platforms
+from ocpi_adapter.types import ConnectionStatus, Role
+from simulator.platform import SimParty
+from simulator.simulation import Simulation
+from subgraphs.locations.models import Location
+
+log = logging.getLogger("incar.demo")
+
+SIMULATED = "Simulated"
+
+
+def party_ids(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}{n}" for n in range(1, count + 1)]
+
+
+async def onboard_simulated(
+    db: Database, *, country_code: str, cpos: int, emsps: int
+) -> list[SimParty]:
+    """Token A for each simulated party, retiring what an earlier run left connected."""
+    wanted = [(Role.CPO, pid) for pid in party_ids("CP", cpos)] + [
+        (Role.EMSP, pid) for pid in party_ids("EM", emsps)
+    ]
+    parties = []
+    async with db.transaction() as session:
+        for role, pid in wanted:
+            name = f"{SIMULATED} {role} {country_code}*{pid}"
+            owner = await platforms.owner_of(session, ref=PartyRef.of(country_code, pid))
+            if owner is not None and owner.status not in (
+                ConnectionStatus.PLANNED,
+                ConnectionStatus.SUSPENDED,
+            ):
+                if not owner.name.startswith(SIMULATED):
+                    raise platforms.PartyTaken(
+                        f"{country_code}*{pid} belongs to the real platform {owner.name!r}"
+                    )
+                await platforms.retire(session, platform=owner)
+            _, token = await platforms.onboard(
+                session, name=name, role=role, country_code=country_code, party_id=pid
+            )
+            kind: Literal["CPO", "EMSP"] = "CPO" if role is Role.CPO else "EMSP"
+            parties.append(SimParty(kind, country_code, pid, name, token))
+    return parties
+
+
+async def clock_start(db: Database) -> datetime:
+    async with db.transaction() as session:
+        newest = (await session.execute(select(func.max(col(Location.last_updated))))).scalar()
+    now = datetime.now(UTC)
+    return max(now, newest + timedelta(seconds=1)) if newest else now
+
+
+def simulation_for(
+    args: argparse.Namespace, versions_url: str, parties: list[SimParty], start: datetime
+) -> Simulation:
+    return Simulation(
+        versions_url,
+        parties,
+        seed=args.seed,
+        speed=args.speed,
+        stations_per_cpo=args.stations_per_cpo,
+        host=args.sim_host,
+        data_dir=args.data_dir,
+        sessions_per_evse_per_day=args.sessions_per_evse_per_day,
+        start_time=start,
+    )
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    from ocpi_adapter.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            return 1
+        await asyncio.sleep(0.05)
+    print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
+    db = Database(settings.database_url)
+    try:
+        parties = await onboard_simulated(
+            db, country_code=args.country, cpos=args.cpos, emsps=args.emsps
+        )
+        start = await clock_start(db)
+    finally:
+        await db.dispose()
+    simulation = simulation_for(args, settings.versions_url, parties, start)
+    try:
+        await simulation.start()
+        for platform in simulation.platforms:
+            print(
+                f"  {platform.party.role:<4} {platform.me} at {platform.versions_url}", flush=True
+            )
+        print("demo running; Ctrl-C stops it", flush=True)
+        if args.duration is None:
+            await simulation.run_forever()
+        else:
+            await simulation.run_for(args.duration)
+    finally:
+        with contextlib.suppress(Exception):
+            await simulation.stop()
+        server.should_exit = True
+        await serving
+    return 0
