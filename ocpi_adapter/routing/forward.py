@@ -104,15 +104,26 @@ async def _keep_callback(
         await callbacks.extend(session, callback_id=callback_id, until=until)
 
 
-def envelope_data(answer: PeerResponse) -> Any:
-    """The ``data`` of a successful answer, or None (used to record command states)."""
+def _envelope(answer: PeerResponse) -> dict[str, Any] | None:
     if answer.status >= 300:
         return None
     try:
         body = orjson.loads(answer.body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(body, dict) or body.get("status_code") != 1000:
+    return body if isinstance(body, dict) else None
+
+
+def accepted(answer: PeerResponse) -> bool:
+    """Whether the receiver took the request: HTTP 2xx and an OCPI 1xxx status code."""
+    code = (_envelope(answer) or {}).get("status_code")
+    return isinstance(code, int) and 1000 <= code < 2000
+
+
+def envelope_data(answer: PeerResponse) -> Any:
+    """The ``data`` of a successful answer, or None (used to record command states)."""
+    body = _envelope(answer)
+    if body is None or body.get("status_code") != 1000:
         return None
     data = body.get("data")
     if isinstance(data, list) and len(data) == 1:

@@ -183,7 +183,7 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
         routing=Routing(sender=request.sender, receiver=requester),
         trace=Trace(request_id=request.trace.request_id, correlation_id=callback.correlation_id),
     )
-    if request.method == "POST" and answer.status < 300:
+    if request.method == "POST" and forward.accepted(answer):
         async with hub.db.transaction() as session:
             await callbacks.delivered(session, callback_id=callback.id, body=request.raw_body)
             if request.operation.store is not None and request.body_valid:
