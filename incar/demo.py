@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -89,6 +90,30 @@ def simulation_for(
     )
 
 
+PROGRESS = (
+    ("status_patches", "EVSE status changes"),
+    ("sessions_started", "sessions"),
+    ("cdrs_posted", "CDRs"),
+    ("command_results_sent", "command results"),
+    ("push_failed", "failed pushes"),
+)
+
+
+def progress_line(simulation: Simulation) -> str:
+    """One line of what the simulated parties did so far, so a watcher sees traffic flow."""
+    totals: Counter[str] = Counter()
+    for platform in simulation.platforms:
+        totals.update(platform.stats)
+    done = ", ".join(f"{totals[key]} {label}" for key, label in PROGRESS)
+    return f"  {simulation.clock.now():%Y-%m-%d %H:%M} simulated: {done}"
+
+
+async def report_progress(simulation: Simulation, every: float = 10.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        print(progress_line(simulation), flush=True)
+
+
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     from ocpi_adapter.app import create_app
 
@@ -120,10 +145,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                 f"  {platform.party.role:<4} {platform.me} at {platform.versions_url}", flush=True
             )
         print("demo running; Ctrl-C stops it", flush=True)
-        if args.duration is None:
-            await simulation.run_forever()
-        else:
-            await simulation.run_for(args.duration)
+        reporter = asyncio.create_task(report_progress(simulation))
+        try:
+            if args.duration is None:
+                await simulation.run_forever()
+            else:
+                await simulation.run_for(args.duration)
+        finally:
+            reporter.cancel()
     finally:
         with contextlib.suppress(Exception):
             await simulation.stop()
