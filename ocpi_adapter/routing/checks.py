@@ -43,6 +43,22 @@ def check_owner_in_url(operation: Operation, params: dict[str, str], sender: Par
         )
 
 
+def check_owner_in_body(operation: Operation, body: Any, sender: PartyRef) -> None:
+    """An object pushed on a URL without an owner (a CDR POST) names its owner in the body,
+    who must be the sender too: otherwise a CPO could file CDRs as another CPO (anti spoofing,
+    always enforced)."""
+    if operation.client_owned or operation.store is None or not isinstance(body, dict):
+        return
+    cc, pid = body.get("country_code"), body.get("party_id")
+    if not isinstance(cc, str) or not isinstance(pid, str):
+        return
+    body_owner = PartyRef.of(cc, pid)
+    if body_owner != sender:
+        raise InvalidParameters(
+            f"the body is an object of {body_owner}, but the request is from {sender}"
+        )
+
+
 def body_problem(operation: Operation, params: dict[str, str], body: Any) -> OcpiError | None:
     """Why the body is not a valid object for this operation, or None if it is."""
     if operation.body is None or (body is None and operation.body_optional):

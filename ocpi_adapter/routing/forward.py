@@ -43,7 +43,7 @@ async def send(
     assert platform.outgoing_token is not None
     headers = {**routing.as_headers(), **trace.next_hop().as_headers()}
     try:
-        return await hub.client.request(
+        answer = await hub.client.request(
             method,
             url,
             auth=PeerAuth(platform.outgoing_token, platform.legacy_raw_token),
@@ -53,6 +53,20 @@ async def send(
     except ConnectionProblem:
         await mark_unreachable(hub, platform)
         raise
+    if not _is_json(answer.body):
+        # Not an answer the hub can relay as OCPI (check 1): an error page of a proxy, an
+        # empty or cut-off body. Policy: 4003, the party's status unchanged (check 20).
+        log.info("%s %s answered HTTP %s without a JSON body", method, url, answer.status)
+        raise ConnectionProblem(f"the receiver answered HTTP {answer.status} without a JSON body")
+    return answer
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 async def mark_unreachable(hub: Hub, platform: Platform) -> None:

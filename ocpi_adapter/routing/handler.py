@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,7 +31,9 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 def _match(
     routes: ModuleRoutes, interface: InterfaceRole, method: str, suffix: str
 ) -> tuple[Operation, dict[str, str]]:
-    parts = tuple(suffix.strip("/").split("/")) if suffix.strip("/") else ()
+    # Split the raw path on "/", then percent-decode each segment: an id "A|1" arrives as
+    # "A%7C1" and is the same id as in the body and in what the hub stores (check 60).
+    parts = tuple(unquote(p) for p in suffix.strip("/").split("/")) if suffix.strip("/") else ()
     allowed = []
     for operation in routes.operations:
         if operation.interface is not interface:
@@ -93,9 +96,13 @@ def _endpoint(
             )
             callback: Callback | None = None
             async with hub.db.transaction() as session:
-                sender = await checks.sender_of(
-                    session, caller, routing, optional=operation.callback
-                )
+                try:
+                    sender = await checks.sender_of(
+                        session, caller, routing, optional=operation.callback
+                    )
+                except OcpiError:
+                    requester = None  # not the caller's party: the refusal names no one
+                    raise
                 if operation.callback:
                     assert caller.platform.id is not None
                     callback = await callbacks.resolve(
@@ -109,6 +116,7 @@ def _endpoint(
                 sender = PartyRef(callback.caller_country_code, callback.caller_party_id)
             requester = sender
             checks.check_owner_in_url(operation, params, sender)
+            checks.check_owner_in_body(operation, body, sender)
             problem = checks.body_problem(operation, params, body)
             if problem is not None and hub.settings.validation == "validating":
                 raise problem

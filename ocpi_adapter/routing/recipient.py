@@ -115,9 +115,21 @@ async def _owner(session: AsyncSession, request: RoutedRequest) -> PartyRef | No
         if not isinstance(session_id, str):
             return None
         pairs = await sessions.find_session_parties(session, session_id=session_id)
+        sender = (request.sender.country_code, request.sender.party_id)
         if rule is OpenRoute.SESSION_CPO:
-            return _one([cpo for cpo, _ in pairs], f"session {session_id}")
-        return _one([emsp for _, emsp in pairs if emsp], f"session {session_id}")
+            # Session ids are unique per CPO only: the requester's own (as eMSP) come first.
+            own = [cpo for cpo, emsp in pairs if emsp == sender]
+            return _one(own or [cpo for cpo, _ in pairs], f"session {session_id}")
+        # The CPO speaks of its own session: the one its URL names, or the sender's.
+        owner = (
+            PartyRef.of(params["country_code"], params["party_id"])
+            if "country_code" in params and "party_id" in params
+            else request.sender
+        )
+        return _one(
+            [emsp for cpo, emsp in pairs if emsp and cpo == (owner.country_code, owner.party_id)],
+            f"session {session_id}",
+        )
     if rule is OpenRoute.TOKEN:
         return _one(
             await sessions.token_owners(

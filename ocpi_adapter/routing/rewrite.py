@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,9 +67,17 @@ async def outgoing(
         assert isinstance(request.body, dict)
         body = dumps({**request.body, "response_url": url})
     else:
-        pairs = [(k, url if k == "response_url" else v) for k, v in parse_qsl(query, True)]
-        query = urlencode(pairs)
+        query = _replace_param(query, "response_url", url)
     return Outgoing(join(destination.endpoint, request.suffix, query), body, callback.id)
+
+
+def _replace_param(query: str, name: str, value: str) -> str:
+    """The raw query with ``name``'s value replaced; every other byte kept as sent (check 57)."""
+    parts = []
+    for part in query.split("&"):
+        key = part.split("=", 1)[0]
+        parts.append(f"{key}={quote(value, safe='')}" if unquote_plus(key) == name else part)
+    return "&".join(parts)
 
 
 async def _callback(

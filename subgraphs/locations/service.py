@@ -50,8 +50,8 @@ async def _evse_events(
     before: dict[str, Any] | None,
     after: dict[str, Any],
 ) -> None:
-    old = {e.get("uid"): e.get("status") for e in (before or {}).get("evses", [])}
-    for evse in after.get("evses", []):
+    old = {e.get("uid"): e.get("status") for e in (before or {}).get("evses") or []}
+    for evse in after.get("evses") or []:
         if old.get(evse.get("uid")) != evse.get("status"):
             await events.publish(
                 session,
@@ -150,7 +150,7 @@ async def upsert_evse(
     )
     if before is None:
         return Outcome.STALE
-    evses = list(before.get("evses", []))
+    evses = list(before.get("evses") or [])
     index = _find(evses, "uid", evse_uid)
     if index is None and not replace:
         return Outcome.STALE
@@ -182,11 +182,11 @@ async def upsert_connector(
     )
     if before is None:
         return Outcome.STALE
-    evses = list(before.get("evses", []))
+    evses = list(before.get("evses") or [])
     evse_index = _find(evses, "uid", evse_uid)
     if evse_index is None:
         return Outcome.STALE
-    connectors = list(evses[evse_index].get("connectors", []))
+    connectors = list(evses[evse_index].get("connectors") or [])
     index = _find(connectors, "id", connector_id)
     if index is None and not replace:
         return Outcome.STALE
