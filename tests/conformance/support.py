@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -234,3 +236,43 @@ async def get_all(peer: StrictPeer, url: str, to: Party | None) -> tuple[list[An
         link = answer.headers.get("link")
         next_url = link.split(">", 1)[0].lstrip("<") if link else None
     return items, totals
+
+
+def serving_again(peer: StrictPeer) -> contextlib.AbstractAsyncContextManager[StrictPeer]:
+    """Serves a stopped StrictPeer again at its old URL (same port), as after an outage.
+
+    The peer keeps what it received and its scripted handlers; the hub, which still has the
+    old URL, reaches it again.
+    """
+    import asyncio
+    import socket
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    @contextlib.asynccontextmanager
+    async def serve() -> AsyncIterator[StrictPeer]:
+        port = urlsplit(peer.url).port
+        assert port is not None, peer.url
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        config = uvicorn.Config(
+            peer.app(peer.url), log_level="warning", access_log=False, lifespan="on", loop="none"
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("peer stopped while starting")
+                await asyncio.sleep(0.01)
+            yield peer
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=10)
+            sock.close()
+
+    return serve()
