@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,11 +53,25 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock() if is_sqlite(url) else None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on any error."""
-        async with self.sessions() as session, session.begin():
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed on success and rolled back on any error.
+
+        ``write`` is for a transaction that changes what it has read (a PATCH merged into a
+        stored document): no other write may come in between. PostgreSQL gets that from the
+        rows the services read ``FOR UPDATE``; SQLite has no row locks, so such a transaction
+        takes the database's write lock before its first read (BEGIN IMMEDIATE). Writers of this
+        process queue on a lock of their own first, rather than in SQLite's sleeping busy
+        handler; other processes still wait through ``busy_timeout``.
+        """
+        if self._sqlite_writer is None or not write:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._sqlite_writer, self.sessions() as session, session.begin():
+            await session.execute(text("BEGIN IMMEDIATE"))
             yield session
 
     async def dispose(self) -> None:

@@ -147,12 +147,12 @@ def _endpoint(
 
 async def _route(hub: Hub, request: RoutedRequest) -> Response:
     outgoing: rewrite.Outgoing | None = None
-    async with hub.db.transaction() as session:
+    store = request.operation.store if request.body_valid else None
+    async with hub.db.transaction(write=store is not None) as session:
         destination = await recipient.destination(hub, session, request)
         if destination.kind is Kind.PARTY:
             outgoing = await rewrite.outgoing(hub, session, request, destination)
-        store = request.operation.store
-        if store is not None and request.body_valid and destination.kind is not Kind.GET_ALL:
+        if store is not None and destination.kind is not Kind.GET_ALL:
             await store(
                 session,
                 request.store_input(
@@ -192,7 +192,7 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
         trace=Trace(request_id=request.trace.request_id, correlation_id=callback.correlation_id),
     )
     if request.method == "POST" and forward.accepted(answer):
-        async with hub.db.transaction() as session:
+        async with hub.db.transaction(write=True) as session:
             await callbacks.delivered(session, callback_id=callback.id, body=request.raw_body)
             if request.operation.store is not None and request.body_valid:
                 await request.operation.store(

@@ -100,16 +100,39 @@ def _payload(key: dict[str, str]) -> dict[str, str]:
 
 
 async def get_location(
-    session: AsyncSession, *, country_code: str, party_id: str, location_id: str
+    session: AsyncSession,
+    *,
+    country_code: str,
+    party_id: str,
+    location_id: str,
+    for_update: bool = False,
 ) -> dict[str, Any] | None:
-    row = await documents.find(session, Location, key=_key(country_code, party_id, location_id))
+    """The stored Location; ``for_update`` locks it until the transaction ends (read-modify-
+    write: a concurrent PATCH of another EVSE must not overwrite this one's change)."""
+    row = await documents.find(
+        session, Location, key=_key(country_code, party_id, location_id), for_update=for_update
+    )
     return row.data if row else None
+
+
+def _parent_stamp(parent: dict[str, Any], child_stamp: str) -> str:
+    """A parent's last_updated after a child's change: the newer of the two. Children of one
+    Location may arrive out of order; each is judged by its own last_updated, never by the
+    parent's, and the parent never goes back in time."""
+    own = parent.get("last_updated")
+    if isinstance(own, str) and parse_timestamp(own) > parse_timestamp(child_stamp):
+        return own
+    return child_stamp
 
 
 async def put_location(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     key = _key(data["country_code"], data["party_id"], data["id"])
     before = await get_location(
-        session, country_code=key["country_code"], party_id=key["party_id"], location_id=data["id"]
+        session,
+        country_code=key["country_code"],
+        party_id=key["party_id"],
+        location_id=data["id"],
+        for_update=True,
     )
     return await _store(session, key, parse_timestamp(data["last_updated"]), data, before)
 
@@ -124,7 +147,11 @@ async def patch_location(
 ) -> Outcome:
     key = _key(country_code, party_id, location_id)
     before = await get_location(
-        session, country_code=country_code, party_id=party_id, location_id=location_id
+        session,
+        country_code=country_code,
+        party_id=party_id,
+        location_id=location_id,
+        for_update=True,
     )
     if before is None:
         return Outcome.STALE
@@ -146,7 +173,11 @@ async def upsert_evse(
     """PUT (``replace``) or PATCH of one EVSE; a PATCH of an EVSE the hub never saw is skipped."""
     key = _key(country_code, party_id, location_id)
     before = await get_location(
-        session, country_code=country_code, party_id=party_id, location_id=location_id
+        session,
+        country_code=country_code,
+        party_id=party_id,
+        location_id=location_id,
+        for_update=True,
     )
     if before is None:
         return Outcome.STALE
@@ -161,8 +192,9 @@ async def upsert_evse(
         evses.append(new)
     else:
         evses[index] = new
-    document = {**before, "evses": evses, "last_updated": evse["last_updated"]}
-    return await _store(session, key, parse_timestamp(evse["last_updated"]), document, before)
+    stamp = _parent_stamp(before, evse["last_updated"])
+    document = {**before, "evses": evses, "last_updated": stamp}
+    return await _store(session, key, parse_timestamp(stamp), document, before)
 
 
 async def upsert_connector(
@@ -178,7 +210,11 @@ async def upsert_connector(
 ) -> Outcome:
     key = _key(country_code, party_id, location_id)
     before = await get_location(
-        session, country_code=country_code, party_id=party_id, location_id=location_id
+        session,
+        country_code=country_code,
+        party_id=party_id,
+        location_id=location_id,
+        for_update=True,
     )
     if before is None:
         return Outcome.STALE
@@ -198,9 +234,15 @@ async def upsert_connector(
         connectors.append(new)
     else:
         connectors[index] = new
-    evses[evse_index] = {**evses[evse_index], "connectors": connectors, "last_updated": stamp}
-    document = {**before, "evses": evses, "last_updated": stamp}
-    return await _store(session, key, parse_timestamp(stamp), document, before)
+    evse = evses[evse_index]
+    evses[evse_index] = {
+        **evse,
+        "connectors": connectors,
+        "last_updated": _parent_stamp(evse, stamp),
+    }
+    location_stamp = _parent_stamp(before, stamp)
+    document = {**before, "evses": evses, "last_updated": location_stamp}
+    return await _store(session, key, parse_timestamp(location_stamp), document, before)
 
 
 async def page_locations(

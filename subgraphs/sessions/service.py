@@ -56,9 +56,18 @@ async def _session_event(
 
 
 async def get_session(
-    session: AsyncSession, *, country_code: str, party_id: str, session_id: str
+    session: AsyncSession,
+    *,
+    country_code: str,
+    party_id: str,
+    session_id: str,
+    for_update: bool = False,
 ) -> dict[str, Any] | None:
-    row = await documents.find(session, Session, key=_key(country_code, party_id, session_id))
+    """The stored Session; ``for_update`` locks it until the transaction ends (a PATCH's
+    charging periods are added to those stored, so no other write may come in between)."""
+    row = await documents.find(
+        session, Session, key=_key(country_code, party_id, session_id), for_update=for_update
+    )
     return row.data if row else None
 
 
@@ -86,7 +95,11 @@ async def patch_session(
     patch: dict[str, Any],
 ) -> Outcome:
     before = await get_session(
-        session, country_code=country_code, party_id=party_id, session_id=session_id
+        session,
+        country_code=country_code,
+        party_id=party_id,
+        session_id=session_id,
+        for_update=True,
     )
     if before is None:
         return Outcome.STALE
@@ -173,7 +186,7 @@ async def patch_token(
     patch: dict[str, Any],
 ) -> Outcome:
     key = {**_key(country_code, party_id, uid), "token_type": token_type}
-    row = await documents.find(session, Token, key=key)
+    row = await documents.find(session, Token, key=key, for_update=True)
     if row is None:
         return Outcome.STALE
     merged = documents.merge(row.data, patch)
