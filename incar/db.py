@@ -43,7 +43,10 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # At most 30 connections, as before (10 kept + 20 overflow), but all of them are kept: under
+    # load an overflow connection was closed on return and opened again for the next request
+    # (a new PostgreSQL backend each time).
+    return create_async_engine(url, pool_size=30, max_overflow=0, pool_pre_ping=True)
 
 
 class Database:

@@ -1,4 +1,5 @@
-"""A short-lived cache of authenticated callers, so hot paths skip a registry query per request.
+"""A short-lived cache of authenticated callers and of the platform registry, so hot paths (every
+request, every broadcast) skip registry queries.
 
 Changes made by this process (registration, update, unregister, status) clear it at once; other
 processes of a distributed deployment see a change within ``ttl`` seconds.
@@ -11,7 +12,10 @@ import time
 from incar.columns import utcnow
 from incar.db import Database
 from ocpi_adapter.platforms import service as platforms
+from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.platforms.service import Caller
+
+Registry = list[tuple[Platform, list[Party]]]
 
 
 class CallerCache:
@@ -19,6 +23,8 @@ class CallerCache:
         self._db = db
         self._ttl = ttl
         self._entries: dict[str, tuple[float, Caller]] = {}
+        self._registry: tuple[float, Registry] | None = None
+        self._generation = 0
         self.last_seen: dict[int, float] = {}
 
     async def lookup(self, authorization: str | None) -> Caller | None:
@@ -42,5 +48,26 @@ class CallerCache:
             self.last_seen[caller.platform.id] = utcnow().timestamp()
         return caller
 
+    async def registry(self) -> Registry:
+        """Every platform with its parties, as ``platforms.list_all`` gives them (read-only)."""
+        now = time.monotonic()
+        if self._registry is not None and self._registry[0] > now:
+            return self._registry[1]
+        generation = self._generation
+        async with self._db.transaction() as session:
+            found = await platforms.list_all(session)
+        if generation == self._generation:  # no change while reading: safe to keep
+            self._registry = (now + self._ttl, found)
+        return found
+
+    async def parties_of(self, platform_id: int) -> list[Party]:
+        """A platform's own parties, from the registry (every request checks its OCPI-from)."""
+        for platform, parties in await self.registry():
+            if platform.id == platform_id:
+                return parties
+        return []
+
     def clear(self) -> None:
         self._entries.clear()
+        self._registry = None
+        self._generation += 1

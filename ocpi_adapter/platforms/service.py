@@ -214,8 +214,13 @@ async def retire(session: AsyncSession, *, platform: Platform) -> list[Party]:
 
 
 async def list_all(session: AsyncSession) -> list[tuple[Platform, list[Party]]]:
+    """Every platform with its parties, in two queries (a broadcast reads this per push)."""
     platforms = (await session.execute(select(Platform).order_by(col(Platform.id)))).scalars().all()
-    return [(p, await parties(session, platform_id=p.id)) for p in platforms if p.id is not None]
+    by_platform: dict[int, list[Party]] = {p.id: [] for p in platforms if p.id is not None}
+    for party in (await session.execute(select(Party).order_by(col(Party.id)))).scalars():
+        if party.platform_id in by_platform:
+            by_platform[party.platform_id].append(party)
+    return [(p, by_platform[p.id]) for p in platforms if p.id is not None]
 
 
 async def connected(session: AsyncSession) -> list[Platform]:

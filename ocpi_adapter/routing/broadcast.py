@@ -16,7 +16,6 @@ from ocpi_adapter.context import Hub
 from ocpi_adapter.envelope import OcpiResponse
 from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.headers import PartyRef, Routing
-from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.routing import forward
 from ocpi_adapter.routing.recipient import hub_party
@@ -40,27 +39,35 @@ OPPOSITE: dict[Role, frozenset[Role]] = {
 
 
 async def recipients(hub: Hub, request: RoutedRequest) -> list[tuple[Platform, Party, str]]:
-    async with hub.db.transaction() as session:
-        sender_roles = {p.role for p in await platforms.find_parties(session, ref=request.sender)}
-        # A platform with several roles under one party pushes as the module's data owner.
-        acting = (sender_roles & request.module.owner_roles) or sender_roles
-        wanted = frozenset().union(*(OPPOSITE.get(r, frozenset()) for r in acting))
-        found: list[tuple[Platform, Party, str]] = []
-        for platform, parties in await platforms.list_all(session):
-            if platform.id == request.caller.platform.id:
-                continue
-            if platform.status is not ConnectionStatus.CONNECTED or not platform.outgoing_token:
-                continue
-            endpoint = endpoint_url(
-                platform.endpoints, request.module.module, request.operation.interface
-            )
-            if endpoint is None:
-                continue
-            found.extend(
-                (platform, party, endpoint)
-                for party in parties
-                if party.role in wanted and party.status is ConnectionStatus.CONNECTED
-            )
+    # The registry as this process last read it: changes made here clear it at once (see
+    # CallerCache), so a broadcast costs no registry queries.
+    registry = await hub.callers.registry()
+    sender = request.sender
+    sender_roles = {
+        party.role
+        for _, parties in registry
+        for party in parties
+        if party.country_code == sender.country_code and party.party_id == sender.party_id
+    }
+    # A platform with several roles under one party pushes as the module's data owner.
+    acting = (sender_roles & request.module.owner_roles) or sender_roles
+    wanted = frozenset().union(*(OPPOSITE.get(r, frozenset()) for r in acting))
+    found: list[tuple[Platform, Party, str]] = []
+    for platform, parties in registry:
+        if platform.id == request.caller.platform.id:
+            continue
+        if platform.status is not ConnectionStatus.CONNECTED or not platform.outgoing_token:
+            continue
+        endpoint = endpoint_url(
+            platform.endpoints, request.module.module, request.operation.interface
+        )
+        if endpoint is None:
+            continue
+        found.extend(
+            (platform, party, endpoint)
+            for party in parties
+            if party.role in wanted and party.status is ConnectionStatus.CONNECTED
+        )
     return found
 
 

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ocpi_adapter.errors import InvalidParameters, OcpiError
 from ocpi_adapter.headers import PartyRef, Routing
-from ocpi_adapter.platforms import service as platforms
-from ocpi_adapter.platforms.service import Caller
+from ocpi_adapter.platforms.models import Party
 from ocpi_adapter.routing.operations import Operation
 from ocpi_adapter.validation import validate
 
 
-async def sender_of(
-    session: AsyncSession, caller: Caller, routing: Routing, *, optional: bool
-) -> PartyRef | None:
-    """The OCPI-from party, which must be one of the caller's own roles (no spoofing)."""
+def sender_of(owned: Sequence[Party], routing: Routing, *, optional: bool) -> PartyRef | None:
+    """The OCPI-from party, which must be one of the calling platform's own parties ``owned``
+    (no spoofing)."""
     if routing.sender is None:
         if optional:
             return None
         raise InvalidParameters("OCPI-from-country-code and OCPI-from-party-id are required")
-    assert caller.platform.id is not None
-    owned = await platforms.parties(session, platform_id=caller.platform.id)
     if not any(
         p.country_code == routing.sender.country_code and p.party_id == routing.sender.party_id
         for p in owned

@@ -95,16 +95,18 @@ def _endpoint(
                 else None
             )
             callback: Callback | None = None
-            async with hub.db.transaction() as session:
-                try:
-                    sender = await checks.sender_of(
-                        session, caller, routing, optional=operation.callback
-                    )
-                except OcpiError:
-                    requester = None  # not the caller's party: the refusal names no one
-                    raise
-                if operation.callback:
-                    assert caller.platform.id is not None
+            assert caller.platform.id is not None
+            try:
+                sender = checks.sender_of(
+                    await hub.callers.parties_of(caller.platform.id),
+                    routing,
+                    optional=operation.callback,
+                )
+            except OcpiError:
+                requester = None  # not the caller's party: the refusal names no one
+                raise
+            if operation.callback:
+                async with hub.db.transaction() as session:
                     callback = await callbacks.resolve(
                         session,
                         callback_id=params["callback_id"],
