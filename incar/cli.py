@@ -11,9 +11,32 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from incar.settings import Settings, SettingsError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2), like every error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _country_code(value: str) -> str:
+    if len(value) != 2 or not value.isascii() or not value.isalpha():
+        raise argparse.ArgumentTypeError(
+            f"country code must be two letters (ISO 3166 alpha-2), got {value!r}"
+        )
+    return value.upper()
+
+
+def _party_id(value: str) -> str:
+    if len(value) != 3 or not value.isascii() or not value.isalnum():
+        raise argparse.ArgumentTypeError(
+            f"party id must be 3 letters or digits (ISO 15118), got {value!r}"
+        )
+    return value.upper()
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,6 +60,9 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every outgoing request at INFO: three lines per broadcast PATCH; the hub logs
+    # its own failed hops itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
     uvicorn.run(
         create_app(settings),
@@ -188,7 +214,7 @@ def _run_async(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="incar", description="INCAR: an OCPI 2.2.1 roaming hub and federated GraphQL platform"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -222,8 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--role", required=True, choices=["CPO", "EMSP", "NSP", "NAP", "OTHER", "SCSP"]
     )
-    add.add_argument("--country", required=True, help="ISO 3166 alpha-2 country code")
-    add.add_argument("--party", required=True, help="party id (3 characters)")
+    add.add_argument(
+        "--country", required=True, type=_country_code, help="ISO 3166 alpha-2 country code"
+    )
+    add.add_argument("--party", required=True, type=_party_id, help="party id (3 characters)")
     add.add_argument("--name", required=True, help="the platform's name")
     add.add_argument(
         "--legacy-raw-token",
@@ -261,6 +289,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # an operator gets one line, not a traceback
+        detail = str(error).strip().splitlines()
+        reason = f"{type(error).__name__}: {detail[0]}" if detail else type(error).__name__
+        command = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
+        print(f"incar: {command} failed: {reason}", file=sys.stderr)
+        return 1
     return code
 
 
