@@ -174,7 +174,9 @@ def _add_simulated_parties(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--cpos", type=int, default=2, help="simulated CPOs (default 2)")
     parser.add_argument("--emsps", type=int, default=2, help="simulated eMSPs (default 2)")
-    parser.add_argument("--country", default="FI", help="their country code (default FI)")
+    parser.add_argument(
+        "--country", default="FI", type=_country_code, help="their country code (default FI)"
+    )
     add_arguments(parser)
 
 
