@@ -44,8 +44,10 @@ class Hub:
 
     async def drain(self) -> None:
         """Waits for background work; used at shutdown and by tests that need quiescence."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        # Finished tasks leave the set in a done callback; wait only for unfinished ones, and
+        # again for any they spawned.
+        while pending := [task for task in self.tasks if not task.done()]:
+            await asyncio.wait(pending)
 
     async def close(self) -> None:
         await self.drain()
