@@ -44,10 +44,10 @@ from tests.conformance.support import (
     tariff,
     to_of,
     token,
-    token_header,
     trace,
 )
 from tests.peers.extrawest.launcher import ExtrawestPeer, encode_token
+from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import DEFAULT_MODULES, Received, StrictPeer, envelope, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 
@@ -137,34 +137,6 @@ async def cpo_and_emsp(
         cpo.received.clear()
         emsp.received.clear()
         yield cpo, emsp
-
-
-async def register_extrawest(hub: HubUnderTest, peer: ExtrawestPeer) -> str:
-    """The credentials POST on the extrawest peer's behalf (it cannot start one); the hub then
-    talks to it with its pre-shared token C. Returns the token C the hub issued to it."""
-    token_a = await hub.onboard(peer.role, peer.country_code, peer.party_id)
-    credentials = {
-        "token": peer.token_c,
-        "url": peer.versions_url,
-        "roles": [
-            {
-                "role": peer.role,
-                "business_details": {"name": f"extrawest {peer.role}"},
-                "country_code": peer.country_code,
-                "party_id": peer.party_id,
-            }
-        ],
-    }
-    async with httpx.AsyncClient(timeout=30) as client:
-        answer = await client.post(
-            f"{hub.url}/ocpi/2.2.1/credentials", headers=token_header(token_a), json=credentials
-        )
-    body = answer.json()
-    assert body["status_code"] == 1000, body
-    token_c = str(body["data"]["token"])
-    await asyncio.to_thread(peer.set_item, "config", "client_token", token_c)
-    await asyncio.to_thread(peer.clear_requests)
-    return token_c
 
 
 # --- 18 --------------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ from tests.conformance.support import (
     location,
     register_all,
     session,
-    token_header,
 )
 from tests.peers.extrawest.launcher import ExtrawestPeer
+from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import Received, StrictPeer, envelope, ocpi, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 
@@ -541,29 +541,6 @@ async def test_check30_extrawest_cpo_pages_through_the_hub(
         "2026-03-03T00:00:00Z"
     )
     assert "date_to" not in query_of(first_filtered)  # extrawest's "None" is not passed on
-
-
-async def register_extrawest(hub: HubUnderTest, peer: ExtrawestPeer) -> None:
-    """The credentials POST to the hub on the extrawest peer's behalf (it cannot start one)."""
-    token_a = await hub.onboard(peer.role, peer.country_code, peer.party_id)
-    credentials = {
-        "token": peer.token_c,
-        "url": peer.versions_url,
-        "roles": [
-            {
-                "role": peer.role,
-                "business_details": {"name": f"extrawest {peer.role}"},
-                "country_code": peer.country_code,
-                "party_id": peer.party_id,
-            }
-        ],
-    }
-    async with httpx.AsyncClient(timeout=30) as client:
-        answer = await client.post(
-            f"{hub.url}/ocpi/2.2.1/credentials", headers=token_header(token_a), json=credentials
-        )
-    assert answer.json()["status_code"] == 1000, answer.text
-    await asyncio.to_thread(peer.set_item, "config", "client_token", answer.json()["data"]["token"])
 
 
 # --- 31: no URL into a peer reaches another party --------------------------------------------

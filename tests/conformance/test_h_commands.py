@@ -15,8 +15,9 @@ from starlette.responses import Response
 
 from ocpi_adapter.routing.models import Callback
 from subgraphs.sessions.models import Command
-from tests.conformance.support import assert_envelope, location, token_header
+from tests.conformance.support import assert_envelope, location
 from tests.peers.extrawest.launcher import ExtrawestPeer
+from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import Received, StrictPeer, envelope, ocpi, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 
@@ -87,38 +88,6 @@ async def cpo_and_emsp(hub: HubUnderTest) -> AsyncIterator[tuple[StrictPeer, Str
         cpo.received.clear()
         emsp.received.clear()
         yield cpo, emsp
-
-
-async def register_extrawest(hub: HubUnderTest, peer: ExtrawestPeer) -> str:
-    """The credentials POST to the hub on the extrawest peer's behalf (it cannot start one).
-
-    The hub talks to the peer with its pre-shared token C; the peer calls the hub back with
-    the hub's token C, which it learns as its ``client_token``. Returns that token.
-    """
-    token_a = await hub.onboard(peer.role, peer.country_code, peer.party_id)
-    credentials = {
-        "token": peer.token_c,
-        "url": peer.versions_url,
-        "roles": [
-            {
-                "role": peer.role,
-                "business_details": {"name": f"extrawest {peer.role}"},
-                "country_code": peer.country_code,
-                "party_id": peer.party_id,
-            }
-        ],
-    }
-    async with httpx.AsyncClient(timeout=30) as client:
-        answer = await client.post(
-            f"{hub.url}/ocpi/2.2.1/credentials", headers=token_header(token_a), json=credentials
-        )
-    body = answer.json()
-    assert body["status_code"] == 1000, body
-    token_c = str(body["data"]["token"])
-    await asyncio.to_thread(peer.set_item, "config", "client_token", token_c)
-    await asyncio.to_thread(peer.clear_requests)
-    await asyncio.to_thread(peer.clear_outbound)
-    return token_c
 
 
 async def eventually(probe: Callable[[], Any], what: str) -> Any:

@@ -31,10 +31,10 @@ from tests.conformance.support import (
     register_all,
     session,
     to_of,
-    token_header,
     trace,
 )
 from tests.peers.extrawest.launcher import ExtrawestPeer
+from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import Received, StrictPeer, envelope, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 
@@ -122,32 +122,6 @@ async def eventually(probe: Callable[[], Any], what: str) -> Any:
             return found
         await asyncio.sleep(0.02)
     pytest.fail(f"gave up waiting for {what}")
-
-
-async def register_extrawest(hub: HubUnderTest, peer: ExtrawestPeer) -> None:
-    """The credentials POST to the hub on the extrawest peer's behalf (it cannot start one)."""
-    token_a = await hub.onboard(peer.role, peer.country_code, peer.party_id)
-    credentials = {
-        "token": peer.token_c,
-        "url": peer.versions_url,
-        "roles": [
-            {
-                "role": peer.role,
-                "business_details": {"name": f"extrawest {peer.role}"},
-                "country_code": peer.country_code,
-                "party_id": peer.party_id,
-            }
-        ],
-    }
-    async with httpx.AsyncClient(timeout=30) as client:
-        answer = await client.post(
-            f"{hub.url}/ocpi/2.2.1/credentials", headers=token_header(token_a), json=credentials
-        )
-    body = answer.json()
-    assert body["status_code"] == 1000, body
-    await asyncio.to_thread(peer.set_item, "config", "client_token", body["data"]["token"])
-    await asyncio.to_thread(peer.clear_requests)
-    await hub.settle()
 
 
 # --- 45 ChargingProfiles ---------------------------------------------------------------------

@@ -30,9 +30,9 @@ from tests.conformance.support import (
     serving_again,
     status_of,
     tariff,
-    token_header,
 )
 from tests.peers.extrawest.launcher import ExtrawestPeer
+from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import Received, StrictPeer, ocpi, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 
@@ -73,35 +73,6 @@ def with_trailing_slashes(peer: StrictPeer) -> None:
     peer.on("GET", "/2.2.1", details)
 
 
-async def register_extrawest(hub: HubUnderTest, peer: ExtrawestPeer, token_b: str) -> None:
-    """Registers an extrawest peer at the hub on its behalf (it cannot start a registration).
-
-    The token the hub is to use towards the peer is one the test plants among the peer's
-    registrations, so the test can later revoke it (the peer then answers 403).
-    """
-    await asyncio.to_thread(peer.set_item, "registrations", token_b, {"credentials": {}})
-    token_a = await hub.onboard(peer.role, peer.country_code, peer.party_id)
-    role = {
-        "role": peer.role,
-        "business_details": {"name": f"extrawest {peer.role}"},
-        "country_code": peer.country_code,
-        "party_id": peer.party_id,
-    }
-    async with httpx.AsyncClient(timeout=30) as client:
-        answer = await client.post(
-            f"{hub.details_url}/credentials",
-            headers=token_header(token_a),
-            json={"token": token_b, "url": peer.versions_url, "roles": [role]},
-        )
-    body = answer.json()
-    assert body["status_code"] == 1000, body
-    hub_token = {"credentials": {"token": body["data"]["token"]}}
-    await asyncio.to_thread(peer.set_item, "registrations", token_b, hub_token)
-    await asyncio.to_thread(peer.set_item, "config", "client_token", body["data"]["token"])
-    await hub.settle()
-    await asyncio.to_thread(peer.clear_requests)
-
-
 async def last_request(peer: ExtrawestPeer, path: str) -> dict[str, Any]:
     """The last request the extrawest peer recorded at ``path``, with its own answer."""
     seen = [r for r in await asyncio.to_thread(peer.requests) if r["path"] == path]
@@ -129,8 +100,8 @@ async def test_check56_extrawest_answers_are_relayed_unmodified(
     cpo_party = (ext_cpo.country_code, ext_cpo.party_id)
     emsp_party = (ext_emsp.country_code, ext_emsp.party_id)
     await asyncio.to_thread(ext_cpo.seed, "locations", location(*cpo_party, "LOC56"))
-    await register_extrawest(hub, ext_cpo, "hub-at-ext-cpo-56")
-    await register_extrawest(hub, ext_emsp, "hub-at-ext-emsp-56")
+    await register_extrawest(hub, ext_cpo, token_b="hub-at-ext-cpo-56")
+    await register_extrawest(hub, ext_emsp, token_b="hub-at-ext-emsp-56")
     async with (
         running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
         running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp,
@@ -298,7 +269,7 @@ async def test_check57_extrawest_trailing_slash_endpoints(
     ext_party = (ext.country_code, ext.party_id)
     assert ext.endpoint_url("locations").endswith("/")
     await asyncio.to_thread(ext.seed, "locations", location(*ext_party, "LOC57"))
-    await register_extrawest(hub, ext, "hub-at-ext-cpo-57")
+    await register_extrawest(hub, ext, token_b="hub-at-ext-cpo-57")
     async with running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp:
         await register_all(hub, emsp)
         answer = await emsp.call(
