@@ -48,13 +48,32 @@ def _key_filter(table: type[Document], key: dict[str, Any]) -> list[ColumnElemen
     return [col(getattr(table, column)) == value for column, value in key.items()]
 
 
+LOCKED = "incar.documents.locked"
+
+
 async def find[D: Document](
     session: AsyncSession, table: type[D], *, key: dict[str, Any], for_update: bool = False
 ) -> D | None:
+    """The document with this key; ``for_update`` locks it until the transaction ends.
+
+    A read-modify-write reads its document locked, and the upsert that follows reads it locked
+    again: within one transaction (a session of ``Database.transaction``) the second read is
+    answered from the rows this transaction already holds, which cannot have changed.
+    """
+    locked: dict[tuple[Any, ...], Any] = session.info.setdefault(LOCKED, {})
+    ident = (table, *sorted(key.items()))
+    if for_update:
+        held = locked.get(ident)
+        if held is not None and held not in session.deleted:
+            found: D = held
+            return found
     query = select(table).where(*_key_filter(table, key))
     if for_update:
         query = query.with_for_update()
-    return (await session.execute(query)).scalars().first()
+    row = (await session.execute(query)).scalars().first()
+    if for_update and row is not None:
+        locked[ident] = row
+    return row
 
 
 async def upsert[D: Document](
