@@ -25,6 +25,7 @@ from incar.settings import Settings
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.types import ConnectionStatus, Role
+from simulator.cli import simulation_from
 from simulator.platform import SimParty
 from simulator.simulation import Simulation
 from subgraphs.locations.models import Location
@@ -74,22 +75,6 @@ async def clock_start(db: Database) -> datetime:
     return max(now, newest + timedelta(seconds=1)) if newest else now
 
 
-def simulation_for(
-    args: argparse.Namespace, versions_url: str, parties: list[SimParty], start: datetime
-) -> Simulation:
-    return Simulation(
-        versions_url,
-        parties,
-        seed=args.seed,
-        speed=args.speed,
-        stations_per_cpo=args.stations_per_cpo,
-        host=args.sim_host,
-        data_dir=args.data_dir,
-        sessions_per_evse_per_day=args.sessions_per_evse_per_day,
-        start_time=start,
-    )
-
-
 PROGRESS = (
     ("status_patches", "EVSE status changes"),
     ("sessions_started", "sessions"),
@@ -137,7 +122,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         start = await clock_start(db)
     finally:
         await db.dispose()
-    simulation = simulation_for(args, settings.versions_url, parties, start)
+    simulation = simulation_from(args, settings.versions_url, parties, start_time=start)
     try:
         await simulation.start()
         for platform in simulation.platforms:

@@ -60,18 +60,17 @@ async def find[D: Document](
     again: within one transaction (a session of ``Database.transaction``) the second read is
     answered from the rows this transaction already holds, which cannot have changed.
     """
+    query = select(table).where(*_key_filter(table, key))
+    if not for_update:
+        return (await session.execute(query)).scalars().first()
     locked: dict[tuple[Any, ...], Any] = session.info.setdefault(LOCKED, {})
     ident = (table, *sorted(key.items()))
-    if for_update:
-        held = locked.get(ident)
-        if held is not None and held not in session.deleted:
-            found: D = held
-            return found
-    query = select(table).where(*_key_filter(table, key))
-    if for_update:
-        query = query.with_for_update()
-    row = (await session.execute(query)).scalars().first()
-    if for_update and row is not None:
+    held = locked.get(ident)
+    if held is not None and held not in session.deleted:
+        found: D = held
+        return found
+    row = (await session.execute(query.with_for_update())).scalars().first()
+    if row is not None:
         locked[ident] = row
     return row
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from simulator.ocpi_client import OcpiClientError
@@ -49,10 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def run(args: argparse.Namespace, parties: list[SimParty]) -> int:
-    hub_url = args.hub_versions_url or _configured_hub_url()
-    simulation = Simulation(
-        hub_url,
+def simulation_from(
+    args: argparse.Namespace,
+    hub_versions_url: str,
+    parties: list[SimParty],
+    *,
+    start_time: datetime | None = None,
+) -> Simulation:
+    """The simulation the options of ``add_arguments`` describe (incar simulate and demo)."""
+    return Simulation(
+        hub_versions_url,
         parties,
         seed=args.seed,
         speed=args.speed,
@@ -60,7 +67,13 @@ async def run(args: argparse.Namespace, parties: list[SimParty]) -> int:
         host=args.sim_host,
         data_dir=args.data_dir,
         sessions_per_evse_per_day=args.sessions_per_evse_per_day,
+        start_time=start_time,
     )
+
+
+async def run(args: argparse.Namespace, parties: list[SimParty]) -> int:
+    hub_url = args.hub_versions_url or _configured_hub_url()
+    simulation = simulation_from(args, hub_url, parties)
     try:
         await simulation.start()
     except (OcpiClientError, OSError) as exc:
