@@ -44,7 +44,18 @@ class Page:
     total: int
 
 
-def _key_filter(table: type[Document], key: dict[str, Any]) -> list[ColumnElement[bool]]:
+def key(country_code: str, party_id: str, object_id: str) -> dict[str, str]:
+    """A document's key. OCPI ids and parties are CiStrings (case-insensitive): "loc9" and
+    "LOC9" of one owner are one object, so the key is kept upper-cased; the document keeps the
+    owner's spelling."""
+    return {
+        "country_code": country_code.upper(),
+        "party_id": party_id.upper(),
+        "object_id": object_id.upper(),
+    }
+
+
+def key_filter(table: type[Document], key: dict[str, Any]) -> list[ColumnElement[bool]]:
     return [col(getattr(table, column)) == value for column, value in key.items()]
 
 
@@ -60,7 +71,7 @@ async def find[D: Document](
     again: within one transaction (a session of ``Database.transaction``) the second read is
     answered from the rows this transaction already holds, which cannot have changed.
     """
-    query = select(table).where(*_key_filter(table, key))
+    query = select(table).where(*key_filter(table, key))
     if not for_update:
         return (await session.execute(query)).scalars().first()
     locked: dict[tuple[Any, ...], Any] = session.info.setdefault(LOCKED, {})

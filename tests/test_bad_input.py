@@ -16,14 +16,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import func
-from sqlmodel import select
 
-from ocpi_adapter.routing.models import Callback
-from subgraphs.sessions.models import Command
 from tests.conformance.support import assert_envelope, cdr, location, session, token
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.hub import HubUnderTest, running_hub
+from tests.support.stored import row_counts
 
 CPO = ("NL", "CPA")
 EMSP = ("DE", "EMA")
@@ -337,20 +334,18 @@ async def send(network: Network, case: Case) -> httpx.Response:
 
 
 async def stored(network: Network) -> dict[str, list[Any]]:
-    """Every GET All list as each peer sees it, and the hub's command and hub-URL rows."""
+    """Every GET All list as the role that may read it sees it, and every row the hub holds."""
     lists: dict[str, list[Any]] = {}
-    views = [(network.cpo, m) for m in ("locations", "tariffs", "tokens", "sessions", "cdrs")]
-    # Sessions and CDRs are listed per party (the CPO's own, the eMSP's customers').
-    views += [(network.emsp, "sessions"), (network.emsp, "cdrs")]
+    # Locations and tariffs are read by eMSPs, tokens by CPOs; sessions and CDRs are listed to
+    # the eMSP of their customers (the role matrix).
+    views = [(network.emsp, m) for m in ("locations", "tariffs", "sessions", "cdrs")]
+    views.append((network.cpo, "tokens"))
     for peer, module in views:
         url = network.hub.endpoint(module, "sender")
         answer = await peer.call("GET", url, to=peer.hub_party)
         assert answer.json()["status_code"] == 1000, answer.text
         lists[f"{module} seen by {peer.role}"] = answer.json()["data"]
-    async with network.hub.hub.db.transaction() as db:
-        for table in (Command, Callback):
-            count = (await db.execute(select(func.count()).select_from(table))).scalar_one()
-            lists[table.__name__] = [count] if count else []
+    lists.update({table: [count] for table, count in (await row_counts(network.hub)).items()})
     return lists
 
 
@@ -391,5 +386,5 @@ async def test_unknown_fields_are_relayed_and_stored_untouched(hub: HubUnderTest
         assert answer.json()["status_code"] == 1000, answer.text
         (forwarded,) = emsp.requests("PUT", "/locations/receiver/")
         assert forwarded.body == raw
-        listed = await cpo.call("GET", hub.endpoint("locations", "sender"), to=cpo.hub_party)
+        listed = await emsp.call("GET", hub.endpoint("locations", "sender"), to=emsp.hub_party)
         assert listed.json()["data"] == [body]

@@ -329,7 +329,7 @@ async def test_bad_input_ends_in_one_line_and_changes_nothing(
         assert await installation.listing() == before_listing
         assert await snapshot(installation.database_url) == before
         # The party that was asked for twice is still connected, and its token C still works.
-        answer = await taken.call("GET", hub.endpoint("locations", "sender"), to=taken.hub_party)
+        answer = await taken.call("GET", hub.endpoint("tokens", "sender"), to=taken.hub_party)
         assert answer.json()["status_code"] == 1000
 
 
@@ -367,8 +367,8 @@ async def test_platform_connect_registers_the_hub_at_a_peer_while_it_serves(
             credentials["roles"][0]["country_code"],
             credentials["roles"][0]["party_id"],
         )
-        tokens = await emsp.call("GET", hub.endpoint("tokens", "sender"), to=emsp.hub_party)
-        assert tokens.json()["status_code"] == 1000, tokens.text
+        locations = await emsp.call("GET", hub.endpoint("locations", "sender"), to=emsp.hub_party)
+        assert locations.json()["status_code"] == 1000, locations.text
     # Registered: the platform with its role, CONNECTED, in the registry the hub serves from.
     registry = await snapshot(installation.database_url)
     (party,) = [p for p in registry.parties if p[1:4] == ("DK", "CNX", "EMSP")]

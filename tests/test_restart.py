@@ -272,11 +272,11 @@ def check_locations(ledger: Ledger, stored: dict[str, Any]) -> None:
 
 async def check_everything_acknowledged_is_there(world: World, ledger: Ledger) -> None:
     hub, cpo, emsp = world.hub, world.cpo, world.emsp
-    check_locations(ledger, await get_all(cpo, hub.endpoint("locations", "sender")))
+    # Each list as the role that reads it: Locations, Sessions and CDRs the eMSP, Tokens the CPO.
+    check_locations(ledger, await get_all(emsp, hub.endpoint("locations", "sender")))
     check_plain("token", ledger, await get_all(cpo, hub.endpoint("tokens", "sender")))
-    for viewer in (cpo, emsp):
-        check_plain("session", ledger, await get_all(viewer, hub.endpoint("sessions", "sender")))
-        check_plain("cdr", ledger, await get_all(viewer, hub.endpoint("cdrs", "sender")))
+    check_plain("session", ledger, await get_all(emsp, hub.endpoint("sessions", "sender")))
+    check_plain("cdr", ledger, await get_all(emsp, hub.endpoint("cdrs", "sender")))
 
 
 # --- a command in flight across the restart --------------------------------------------------

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from ocpi_adapter.cdrs import store
 from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
 
 ROUTES = ModuleRoutes(
     module=ModuleID.CDRS,
-    owner_roles=frozenset({Role.CPO}),
     operations=(
         Operation(SENDER, "GET", "", get_all=store.get_all),
         Operation(

@@ -6,7 +6,7 @@ GET and DELETE carry response_url in the query, PUT in the body; each becomes a 
 from __future__ import annotations
 
 from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -14,20 +14,16 @@ SESSION = "{session_id}"
 
 ROUTES = ModuleRoutes(
     module=ModuleID.CHARGING_PROFILES,
-    owner_roles=frozenset({Role.EMSP, Role.SCSP}),
     operations=(
-        Operation(RECEIVER, "GET", SESSION, response_url="query", open_route=OpenRoute.SESSION_CPO),
+        Operation(RECEIVER, "GET", SESSION, response_url="query"),
         Operation(
             RECEIVER,
             "PUT",
             SESSION,
             body=ObjectKind.SET_CHARGING_PROFILE,
             response_url="body",
-            open_route=OpenRoute.SESSION_CPO,
         ),
-        Operation(
-            RECEIVER, "DELETE", SESSION, response_url="query", open_route=OpenRoute.SESSION_CPO
-        ),
+        Operation(RECEIVER, "DELETE", SESSION, response_url="query"),
         # Results of GET/PUT/DELETE: ActiveChargingProfileResult, ChargingProfileResult or
         # ClearProfileResult, depending on the request they answer.
         Operation(SENDER, "POST", "{callback_id}", callback=True),
@@ -36,7 +32,7 @@ ROUTES = ModuleRoutes(
             "PUT",
             SESSION,
             body=ObjectKind.ACTIVE_CHARGING_PROFILE,
-            open_route=OpenRoute.SESSION_EMSP,
+            open_route=OpenRoute.OWN_SESSION,
         ),
     ),
 )

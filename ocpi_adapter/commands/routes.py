@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from ocpi_adapter.commands import store
 from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
 
 COMMANDS: dict[str, tuple[ObjectKind, OpenRoute]] = {
-    "START_SESSION": (ObjectKind.START_SESSION, OpenRoute.BODY_LOCATION),
-    "STOP_SESSION": (ObjectKind.STOP_SESSION, OpenRoute.SESSION_CPO),
-    "RESERVE_NOW": (ObjectKind.RESERVE_NOW, OpenRoute.BODY_LOCATION),
-    "CANCEL_RESERVATION": (ObjectKind.CANCEL_RESERVATION, OpenRoute.RESERVATION),
-    "UNLOCK_CONNECTOR": (ObjectKind.UNLOCK_CONNECTOR, OpenRoute.BODY_LOCATION),
+    "START_SESSION": (ObjectKind.START_SESSION, OpenRoute.NONE),
+    "STOP_SESSION": (ObjectKind.STOP_SESSION, OpenRoute.NONE),
+    "RESERVE_NOW": (ObjectKind.RESERVE_NOW, OpenRoute.NONE),
+    "CANCEL_RESERVATION": (ObjectKind.CANCEL_RESERVATION, OpenRoute.OWN_RESERVATION),
+    "UNLOCK_CONNECTOR": (ObjectKind.UNLOCK_CONNECTOR, OpenRoute.NONE),
 }
 
 ROUTES = ModuleRoutes(
     module=ModuleID.COMMANDS,
-    owner_roles=frozenset({Role.EMSP}),
     operations=(
         *(
             Operation(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ocpi_adapter.locations import store
-from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.routing.operations import ModuleRoutes, Operation
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -14,14 +14,11 @@ CONNECTOR = EVSE + "/{connector_id}"
 
 ROUTES = ModuleRoutes(
     module=ModuleID.LOCATIONS,
-    owner_roles=frozenset({Role.CPO}),
     operations=(
         Operation(SENDER, "GET", "", get_all=store.get_all),
-        Operation(SENDER, "GET", "{location_id}", open_route=OpenRoute.LOCATION),
-        Operation(SENDER, "GET", "{location_id}/{evse_uid}", open_route=OpenRoute.LOCATION),
-        Operation(
-            SENDER, "GET", "{location_id}/{evse_uid}/{connector_id}", open_route=OpenRoute.LOCATION
-        ),
+        Operation(SENDER, "GET", "{location_id}"),
+        Operation(SENDER, "GET", "{location_id}/{evse_uid}"),
+        Operation(SENDER, "GET", "{location_id}/{evse_uid}/{connector_id}"),
         Operation(RECEIVER, "GET", LOCATION),
         Operation(RECEIVER, "GET", EVSE),
         Operation(RECEIVER, "GET", CONNECTOR),

@@ -1,8 +1,8 @@
 """Broadcast push (transport_and_format): the hub answers at once, then fans the push out.
 
-Every copy goes to one CONNECTED party of the opposite role that offers the module's
-interface, FROM the hub, with its own X-Request-ID. Failures are logged, never retried or
-queued (offline behaviour, check 34).
+Every copy goes to one CONNECTED party whose role may receive the push (the role matrix,
+roles.py) and whose platform offers the module's interface, FROM the hub, with its own
+X-Request-ID. Failures are logged, never retried or queued (offline behaviour, check 34).
 """
 
 from __future__ import annotations
@@ -20,38 +20,20 @@ from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.routing import forward
 from ocpi_adapter.routing.recipient import hub_party
 from ocpi_adapter.routing.request import RoutedRequest
-from ocpi_adapter.types import ConnectionStatus, Role
+from ocpi_adapter.types import ConnectionStatus
 from ocpi_adapter.urls import join
 from ocpi_adapter.versions.discovery import endpoint_url
 
 log = logging.getLogger("incar.hub.broadcast")
-
-# Policy: a CPO's broadcast reaches every role that consumes CPO data (NAP and SCSP included);
-# every other role's broadcast reaches CPOs only ("Other" counts as an eMSP-type role).
-OPPOSITE: dict[Role, frozenset[Role]] = {
-    Role.CPO: frozenset({Role.EMSP, Role.NSP, Role.OTHER, Role.NAP, Role.SCSP}),
-    Role.EMSP: frozenset({Role.CPO}),
-    Role.OTHER: frozenset({Role.CPO}),
-    Role.NSP: frozenset({Role.CPO}),
-    Role.NAP: frozenset({Role.CPO}),
-    Role.SCSP: frozenset({Role.CPO}),
-}
 
 
 async def recipients(hub: Hub, request: RoutedRequest) -> list[tuple[Platform, Party, str]]:
     # The registry as this process last read it: changes made here clear it at once (see
     # CallerCache), so a broadcast costs no registry queries.
     registry = await hub.callers.registry()
-    sender = request.sender
-    sender_roles = {
-        party.role
-        for _, parties in registry
-        for party in parties
-        if party.country_code == sender.country_code and party.party_id == sender.party_id
-    }
-    # A platform with several roles under one party pushes as the module's data owner.
-    acting = (sender_roles & request.module.owner_roles) or sender_roles
-    wanted = frozenset().union(*(OPPOSITE.get(r, frozenset()) for r in acting))
+    # The role matrix names who receives a push of this interface: a CPO's Locations reach
+    # every consumer role (eMSP, NSP, NAP, SCSP, OTHER), an eMSP's Tokens the CPOs.
+    wanted = request.use.receivers
     found: list[tuple[Platform, Party, str]] = []
     for platform, parties in registry:
         if platform.id == request.caller.platform.id:
@@ -63,11 +45,14 @@ async def recipients(hub: Hub, request: RoutedRequest) -> list[tuple[Platform, P
         )
         if endpoint is None:
             continue
-        found.extend(
-            (platform, party, endpoint)
-            for party in parties
-            if party.role in wanted and party.status is ConnectionStatus.CONNECTED
-        )
+        # One copy per party: an eMSP that is also an NSP under one party gets one.
+        addressed: set[tuple[str, str]] = set()
+        for party in parties:
+            if party.role not in wanted or party.status is not ConnectionStatus.CONNECTED:
+                continue
+            if (party.country_code, party.party_id) not in addressed:
+                addressed.add((party.country_code, party.party_id))
+                found.append((platform, party, endpoint))
     return found
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ocpi_adapter import roles
 from ocpi_adapter.errors import InvalidParameters, OcpiError
 from ocpi_adapter.headers import PartyRef, Routing
 from ocpi_adapter.platforms.models import Party
+from ocpi_adapter.roles import Use
 from ocpi_adapter.routing.operations import Operation
+from ocpi_adapter.types import ConnectionStatus, Role
 from ocpi_adapter.validation import validate
+from subgraphs.sessions import service as sessions
+
+if TYPE_CHECKING:
+    from ocpi_adapter.routing.recipient import Destination
+    from ocpi_adapter.routing.request import RoutedRequest
 
 
 def sender_of(owned: Sequence[Party], routing: Routing, *, optional: bool) -> PartyRef | None:
@@ -25,6 +35,28 @@ def sender_of(owned: Sequence[Party], routing: Routing, *, optional: bool) -> Pa
     ):
         raise InvalidParameters(f"OCPI-from {routing.sender} is not a role of the calling platform")
     return routing.sender
+
+
+def acting_roles(owned: Sequence[Party], sender: PartyRef, use: Use, what: str) -> frozenset[Role]:
+    """The sender's roles that OCPI lets use this interface (the role matrix, roles.py).
+
+    A platform may hold several roles under one party (a CPO that is also an eMSP); a role it
+    no longer registers (SUSPENDED) counts for nothing.
+    """
+    held = frozenset(
+        p.role
+        for p in owned
+        if p.country_code == sender.country_code
+        and p.party_id == sender.party_id
+        and p.status is not ConnectionStatus.SUSPENDED
+    )
+    acting = held & use.senders
+    if not acting:
+        raise InvalidParameters(
+            f"{sender} is {roles.names(held)}: {what} is for {roles.names(use.senders)} "
+            "only (hub policy: the role matrix)"
+        )
+    return acting
 
 
 def check_owner_in_url(operation: Operation, params: dict[str, str], sender: PartyRef) -> None:
@@ -71,9 +103,31 @@ def body_problem(operation: Operation, params: dict[str, str], body: Any) -> Ocp
                 )
     if operation.id_field is not None:
         url_id = params[operation.segments[-1][1:-1]]
-        if operation.id_field in body and body[operation.id_field] != url_id:
+        stated = body.get(operation.id_field)
+        # Ids are CiStrings: "loc9" in the URL and "LOC9" in the body name one object.
+        if operation.id_field in body and str(stated).upper() != url_id.upper():
             return InvalidParameters(
                 f"{operation.id_field} {body[operation.id_field]!r} in the body differs "
                 f"from {url_id!r} in the URL"
             )
     return None
+
+
+async def customer_session(
+    session: AsyncSession, request: RoutedRequest, destination: Destination
+) -> None:
+    """Charging preferences come only from the session's own eMSP (mod_sessions): the hub
+    must know the receiving CPO's Session, and its cdr_token must be the sender's."""
+    assert destination.party is not None
+    session_id = request.params["session_id"]
+    emsp = await sessions.session_emsp(
+        session,
+        country_code=destination.party.country_code,
+        party_id=destination.party.party_id,
+        session_id=session_id,
+    )
+    if emsp is None or PartyRef.of(*emsp) != request.sender:
+        raise InvalidParameters(
+            f"session {session_id} of {destination.party} is not a session of "
+            f"{request.sender}'s customers: only its eMSP may send its charging preferences"
+        )

@@ -17,6 +17,7 @@ from ocpi_adapter.errors import ConnectionProblem, MethodNotAllowed, NotFound, O
 from ocpi_adapter.headers import PartyRef, Routing, Trace
 from ocpi_adapter.platforms.models import Platform
 from ocpi_adapter.registry import HubEndpoint, ModuleMount
+from ocpi_adapter.roles import use_of
 from ocpi_adapter.routing import broadcast, callbacks, checks, forward, getall, recipient, rewrite
 from ocpi_adapter.routing.models import Callback
 from ocpi_adapter.routing.operations import ModuleRoutes, Operation
@@ -96,12 +97,9 @@ def _endpoint(
             )
             callback: Callback | None = None
             assert caller.platform.id is not None
+            owned = await hub.callers.parties_of(caller.platform.id)
             try:
-                sender = checks.sender_of(
-                    await hub.callers.parties_of(caller.platform.id),
-                    routing,
-                    optional=operation.callback,
-                )
+                sender = checks.sender_of(owned, routing, optional=operation.callback)
             except OcpiError:
                 requester = None  # not the caller's party: the refusal names no one
                 raise
@@ -117,6 +115,12 @@ def _endpoint(
                 assert callback is not None
                 sender = PartyRef(callback.caller_country_code, callback.caller_party_id)
             requester = sender
+            acting = checks.acting_roles(
+                owned,
+                sender,
+                use_of(routes.module, interface, request.method),
+                f"{request.method} on the {routes.module} {interface.path} interface",
+            )
             checks.check_owner_in_url(operation, params, sender)
             checks.check_owner_in_body(operation, body, sender)
             problem = checks.body_problem(operation, params, body)
@@ -135,6 +139,7 @@ def _endpoint(
                 body_valid=problem is None,
                 caller=caller,
                 sender=sender,
+                roles=acting,
                 routing=routing,
                 trace=trace,
             )
@@ -152,6 +157,8 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
     store = request.operation.store if request.body_valid else None
     async with hub.db.transaction(write=store is not None) as session:
         destination = await recipient.destination(hub, session, request)
+        if request.operation.customer_session:
+            await checks.customer_session(session, request, destination)
         if destination.kind is Kind.PARTY:
             outgoing = await rewrite.outgoing(hub, session, request, destination)
         if store is not None and destination.kind is not Kind.GET_ALL:

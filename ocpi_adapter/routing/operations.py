@@ -13,20 +13,21 @@ from starlette.datastructures import QueryParams
 from incar.documents import Page
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 
 class OpenRoute(StrEnum):
-    """How the hub finds the receiver of a request without OCPI-to headers (open routing)."""
+    """How the hub finds the receiver of a request without OCPI-to headers (open routing).
 
-    NONE = "none"
-    LOCATION = "location"  # URL {location_id}: the CPO that published that Location
-    BODY_LOCATION = "body_location"  # body location_id (commands)
-    SESSION_CPO = "session_cpo"  # URL or body session_id: the CPO of that Session
-    SESSION_EMSP = "session_emsp"  # URL session_id: the eMSP of that Session
-    TOKEN = "token"  # URL {token_uid} (+ ?type): the eMSP that published that Token
-    RESERVATION = "reservation"  # body reservation_id: the CPO that got that RESERVE_NOW
+    Only from an owner the request names (hub policy, docs/policies.md): OCPI ids are unique
+    per owner only, so an id alone (a Location id, a token uid, another party's session id)
+    never decides, however many owners the hub knows for it.
+    """
+
+    NONE = "none"  # nothing names the receiver: broadcast where allowed, otherwise 4001
+    OWN_SESSION = "own_session"  # URL session_id of the sending CPO's own Session: its eMSP
+    OWN_RESERVATION = "own_reservation"  # body reservation_id of the sender's own RESERVE_NOW
     CDR_TOKEN = "cdr_token"  # body cdr_token: its eMSP (session and CDR pushes)
 
 
@@ -63,6 +64,9 @@ class Operation:
     open_route: OpenRoute = OpenRoute.NONE
     store: Store | None = None
     observe: Observe | None = None  # sees the receiver's success answer (command states)
+    # About a Session of the sender's customer (charging preferences): the hub must know the
+    # Session at the receiving CPO, and its eMSP must be the sender.
+    customer_session: bool = False
     segments: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,7 +93,6 @@ class Operation:
 @dataclass(frozen=True, slots=True)
 class ModuleRoutes:
     module: ModuleID
-    owner_roles: frozenset[Role]  # the module's data owners (for broadcast recipients)
     operations: tuple[Operation, ...]
 
     def interfaces(self) -> list[InterfaceRole]:

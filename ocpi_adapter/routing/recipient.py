@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpi_adapter import roles
 from ocpi_adapter.context import Hub
 from ocpi_adapter.errors import ConnectionProblem, InvalidParameters, UnknownReceiver
 from ocpi_adapter.headers import PartyRef
@@ -17,7 +18,6 @@ from ocpi_adapter.routing.operations import OpenRoute
 from ocpi_adapter.routing.request import RoutedRequest
 from ocpi_adapter.types import ConnectionStatus
 from ocpi_adapter.versions.discovery import endpoint_url
-from subgraphs.locations import service as locations
 from subgraphs.sessions import service as sessions
 
 
@@ -64,15 +64,31 @@ async def destination(hub: Hub, session: AsyncSession, request: RoutedRequest) -
         return await party(hub, session, request, found)
     if operation.broadcast and request.method != "GET":
         return Destination(Kind.BROADCAST)
-    raise UnknownReceiver("the receiver cannot be determined: set OCPI-to-country-code/party-id")
+    raise UnknownReceiver(
+        "the receiver cannot be determined: set OCPI-to-country-code/party-id (ids are unique "
+        "per owner only, so the hub routes no request by an id alone)"
+    )
 
 
 async def party(
     hub: Hub, session: AsyncSession, request: RoutedRequest, ref: PartyRef
 ) -> Destination:
-    owner = await platforms.owner_of(session, ref=ref)
-    if owner is None:
+    found = await platforms.find_parties(session, ref=ref)
+    if not found:
         raise UnknownReceiver(f"{ref} is not known to the hub")
+    # A role the platform no longer registers (SUSPENDED while the platform stays connected)
+    # receives nothing; an unregistered platform's parties are all SUSPENDED: 4003 below.
+    live = {p.role for p in found if p.status is not ConnectionStatus.SUSPENDED}
+    party_roles = live or {p.role for p in found}
+    receivers = request.use.receivers
+    if not party_roles & receivers:
+        raise InvalidParameters(
+            f"{ref} is {roles.names(party_roles)}: {request.method} on the "
+            f"{request.module.module} {request.operation.interface.path} interface reaches "
+            f"{roles.names(receivers)} only (hub policy: the role matrix)"
+        )
+    owner = await session.get(Platform, found[0].platform_id)
+    assert owner is not None
     if owner.status is not ConnectionStatus.CONNECTED or not owner.outgoing_token:
         raise ConnectionProblem(f"{ref} is not connected ({owner.status})")
     endpoint = endpoint_url(owner.endpoints, request.module.module, request.operation.interface)
@@ -85,64 +101,38 @@ async def party(
     return Destination(Kind.PARTY, party=ref, platform=owner, endpoint=endpoint)
 
 
-def _one(candidates: list[tuple[str, str]], what: str) -> PartyRef | None:
-    unique = sorted(set(candidates))
-    if len(unique) > 1:
-        raise UnknownReceiver(f"{what} is ambiguous ({len(unique)} owners); set OCPI-to")
-    return PartyRef.of(*unique[0]) if unique else None
-
-
 def _body(request: RoutedRequest, field: str) -> Any:
     return request.body.get(field) if isinstance(request.body, dict) else None
 
 
 async def _owner(session: AsyncSession, request: RoutedRequest) -> PartyRef | None:
+    """The receiver an open-routed request names through an owner, or None (policy: an id
+    alone never decides, since ids are unique per owner only)."""
     rule = request.operation.open_route
-    params = request.params
-    if rule is OpenRoute.LOCATION:
-        return _one(
-            await locations.owners_of_location(session, location_id=params["location_id"]),
-            f"location {params['location_id']}",
+    if rule is OpenRoute.OWN_SESSION:
+        # The CPO speaks of its own Session (its URL's cc/pid, checked to be the sender).
+        found = await sessions.session_emsp(
+            session,
+            country_code=request.sender.country_code,
+            party_id=request.sender.party_id,
+            session_id=request.params["session_id"],
         )
-    if rule is OpenRoute.BODY_LOCATION and isinstance(_body(request, "location_id"), str):
-        location_id = _body(request, "location_id")
-        return _one(
-            await locations.owners_of_location(session, location_id=location_id),
-            f"location {location_id}",
-        )
-    if rule in (OpenRoute.SESSION_CPO, OpenRoute.SESSION_EMSP):
-        session_id = params.get("session_id") or _body(request, "session_id")
-        if not isinstance(session_id, str):
-            return None
-        pairs = await sessions.find_session_parties(session, session_id=session_id)
-        sender = (request.sender.country_code, request.sender.party_id)
-        if rule is OpenRoute.SESSION_CPO:
-            # Session ids are unique per CPO only: the requester's own (as eMSP) come first.
-            own = [cpo for cpo, emsp in pairs if emsp == sender]
-            return _one(own or [cpo for cpo, _ in pairs], f"session {session_id}")
-        # The CPO speaks of its own session: the one its URL names, or the sender's.
-        owner = (
-            PartyRef.of(params["country_code"], params["party_id"])
-            if "country_code" in params and "party_id" in params
-            else request.sender
-        )
-        return _one(
-            [emsp for cpo, emsp in pairs if emsp and cpo == (owner.country_code, owner.party_id)],
-            f"session {session_id}",
-        )
-    if rule is OpenRoute.TOKEN:
-        return _one(
-            await sessions.token_owners(
-                session, uid=params["token_uid"], token_type=request.query.get("type") or "RFID"
-            ),
-            f"token {params['token_uid']}",
-        )
-    if rule is OpenRoute.RESERVATION and isinstance(_body(request, "reservation_id"), str):
+        return PartyRef.of(*found) if found else None
+    if rule is OpenRoute.OWN_RESERVATION:
         reservation_id = _body(request, "reservation_id")
-        return _one(
-            await sessions.reservation_owner(session, reservation_id=reservation_id),
-            f"reservation {reservation_id}",
+        if not isinstance(reservation_id, str):
+            return None
+        # Only the requester's own RESERVE_NOW: reservation ids are the eMSP's.
+        cpos = await sessions.reservation_cpos(
+            session,
+            emsp=(request.sender.country_code, request.sender.party_id),
+            reservation_id=reservation_id,
         )
+        if len(cpos) > 1:
+            raise UnknownReceiver(
+                f"reservation {reservation_id} went to {len(cpos)} CPOs; set OCPI-to"
+            )
+        return PartyRef.of(*cpos[0]) if cpos else None
     if rule is OpenRoute.CDR_TOKEN:
         token = _body(request, "cdr_token")
         if isinstance(token, dict) and token.get("country_code") and token.get("party_id"):

@@ -9,7 +9,9 @@ from starlette.datastructures import QueryParams
 
 from ocpi_adapter.headers import PartyRef, Routing, Trace
 from ocpi_adapter.platforms.service import Caller
+from ocpi_adapter.roles import Use, use_of
 from ocpi_adapter.routing.operations import ModuleRoutes, Operation, StoreInput
+from ocpi_adapter.types import Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +28,13 @@ class RoutedRequest:
     body_valid: bool  # passed the object's validation (decides what the hub stores)
     caller: Caller
     sender: PartyRef  # the checked OCPI-from party
+    roles: frozenset[Role]  # the sender's roles that may use this interface (never empty)
     routing: Routing  # the headers as sent
     trace: Trace
+
+    @property
+    def use(self) -> Use:
+        return use_of(self.module.module, self.operation.interface, self.method)
 
     def store_input(
         self, *, receiver: PartyRef | None, callback_id: str | None = None

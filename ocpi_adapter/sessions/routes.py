@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
 from ocpi_adapter.sessions import store
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -16,7 +16,6 @@ SESSION = "{country_code}/{party_id}/{session_id}"
 
 ROUTES = ModuleRoutes(
     module=ModuleID.SESSIONS,
-    owner_roles=frozenset({Role.CPO}),
     operations=(
         Operation(SENDER, "GET", "", get_all=store.get_all),
         Operation(
@@ -24,7 +23,7 @@ ROUTES = ModuleRoutes(
             "PUT",
             "{session_id}/charging_preferences",
             body=ObjectKind.CHARGING_PREFERENCES,
-            open_route=OpenRoute.SESSION_CPO,
+            customer_session=True,
         ),
         Operation(RECEIVER, "GET", SESSION),
         Operation(
@@ -42,7 +41,7 @@ ROUTES = ModuleRoutes(
             SESSION,
             body=ObjectKind.SESSION_PATCH,
             id_field="id",
-            open_route=OpenRoute.SESSION_EMSP,
+            open_route=OpenRoute.OWN_SESSION,
             store=store.patch,
         ),
     ),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ocpi_adapter.routing.operations import ModuleRoutes, Operation
 from ocpi_adapter.tariffs import store
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -12,7 +12,6 @@ TARIFF = "{country_code}/{party_id}/{tariff_id}"
 
 ROUTES = ModuleRoutes(
     module=ModuleID.TARIFFS,
-    owner_roles=frozenset({Role.CPO}),
     operations=(
         Operation(SENDER, "GET", "", get_all=store.get_all),
         Operation(RECEIVER, "GET", TARIFF),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ocpi_adapter.routing.operations import ModuleRoutes, OpenRoute, Operation
+from ocpi_adapter.routing.operations import ModuleRoutes, Operation
 from ocpi_adapter.tokens import store
-from ocpi_adapter.types import InterfaceRole, ModuleID, Role
+from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.validation import ObjectKind
 
 SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
@@ -12,7 +12,6 @@ TOKEN = "{country_code}/{party_id}/{token_uid}"
 
 ROUTES = ModuleRoutes(
     module=ModuleID.TOKENS,
-    owner_roles=frozenset({Role.EMSP}),
     operations=(
         Operation(SENDER, "GET", "", get_all=store.get_all),
         Operation(
@@ -21,7 +20,6 @@ ROUTES = ModuleRoutes(
             "{token_uid}/authorize",
             body=ObjectKind.LOCATION_REFERENCES,
             body_optional=True,
-            open_route=OpenRoute.TOKEN,
         ),
         Operation(RECEIVER, "GET", TOKEN),
         Operation(

@@ -19,17 +19,15 @@ TOPIC_CDR = "accounting.cdr"
 
 async def add_cdr(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     """Stores a new CDR; a second CDR with the same id is kept out (STALE), never overwritten."""
-    key = {
-        "country_code": data["country_code"].upper(),
-        "party_id": data["party_id"].upper(),
-        "object_id": data["id"],
-    }
+    key = documents.key(data["country_code"], data["party_id"], data["id"])
     if await documents.find(session, Cdr, key=key) is not None:
         return Outcome.STALE
     token = data.get("cdr_token") or {}
     session.add(
         Cdr(
-            **key,
+            country_code=key["country_code"],
+            party_id=key["party_id"],
+            object_id=key["object_id"],
             last_updated=parse_timestamp(data["last_updated"]),
             data=data,
             emsp_country_code=str(token.get("country_code", "")).upper() or None,

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from incar import documents, events
 from incar.documents import Outcome, Page
@@ -22,17 +21,14 @@ TOPIC_EVSE_STATUS = "locations.evse.status"
 TOPIC_TARIFF = "locations.tariff"
 
 
-def _key(country_code: str, party_id: str, object_id: str) -> dict[str, str]:
-    return {
-        "country_code": country_code.upper(),
-        "party_id": party_id.upper(),
-        "object_id": object_id,
-    }
+_key = documents.key
 
 
 def _find(items: list[dict[str, Any]], field: str, value: str) -> int | None:
+    """The index of the child with this id; EVSE uids and Connector ids are CiStrings."""
+    wanted = value.upper()
     for index, item in enumerate(items):
-        if item.get(field) == value:
+        if isinstance(item.get(field), str) and item[field].upper() == wanted:
             return index
     return None
 
@@ -256,15 +252,6 @@ async def page_locations(
     return await documents.page(
         session, Location, date_from=date_from, date_to=date_to, offset=offset, limit=limit
     )
-
-
-async def owners_of_location(session: AsyncSession, *, location_id: str) -> list[tuple[str, str]]:
-    rows = await session.execute(
-        select(col(Location.country_code), col(Location.party_id)).where(
-            col(Location.object_id) == location_id
-        )
-    )
-    return [(cc, pid) for cc, pid in rows.all()]
 
 
 async def put_tariff(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:

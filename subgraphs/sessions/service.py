@@ -20,12 +20,7 @@ TOPIC_TOKEN = "sessions.token"
 TOPIC_COMMAND = "sessions.command"
 
 
-def _key(country_code: str, party_id: str, object_id: str) -> dict[str, str]:
-    return {
-        "country_code": country_code.upper(),
-        "party_id": party_id.upper(),
-        "object_id": object_id,
-    }
+_key = documents.key
 
 
 def _emsp(data: dict[str, Any]) -> dict[str, Any]:
@@ -147,19 +142,20 @@ async def page_sessions(
     )
 
 
-async def find_session_parties(
-    session: AsyncSession, *, session_id: str
-) -> list[tuple[tuple[str, str], tuple[str, str] | None]]:
-    """(CPO, eMSP) party pairs of the sessions with this id; more than one means ambiguous."""
-    rows = await session.execute(
-        select(
-            col(Session.country_code),
-            col(Session.party_id),
-            col(Session.emsp_country_code),
-            col(Session.emsp_party_id),
-        ).where(col(Session.object_id) == session_id)
-    )
-    return [((cc, pid), (ecc, epid) if ecc and epid else None) for cc, pid, ecc, epid in rows.all()]
+async def session_emsp(
+    session: AsyncSession, *, country_code: str, party_id: str, session_id: str
+) -> tuple[str, str] | None:
+    """The eMSP (party of the cdr_token) of one CPO's Session, if the hub knows it."""
+    row = (
+        await session.execute(
+            select(col(Session.emsp_country_code), col(Session.emsp_party_id)).where(
+                *documents.key_filter(Session, _key(country_code, party_id, session_id))
+            )
+        )
+    ).first()
+    if row is None or not row[0] or not row[1]:
+        return None
+    return row[0], row[1]
 
 
 async def put_token(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
@@ -229,15 +225,6 @@ async def page_tokens(
     )
 
 
-async def token_owners(
-    session: AsyncSession, *, uid: str, token_type: str | None
-) -> list[tuple[str, str]]:
-    query = select(col(Token.country_code), col(Token.party_id)).where(col(Token.object_id) == uid)
-    if token_type is not None:
-        query = query.where(col(Token.token_type) == token_type)
-    return sorted({(cc, pid) for cc, pid in (await session.execute(query)).all()})
-
-
 async def record_command(
     session: AsyncSession,
     *,
@@ -293,17 +280,25 @@ async def _command_event(
     )
 
 
-async def reservation_owner(session: AsyncSession, *, reservation_id: str) -> list[tuple[str, str]]:
-    """The CPO parties that received a RESERVE_NOW with this reservation id (CANCEL routing)."""
+async def reservation_cpos(
+    session: AsyncSession, *, emsp: tuple[str, str], reservation_id: str
+) -> list[tuple[str, str]]:
+    """The CPOs to which this eMSP sent a RESERVE_NOW with this reservation id (its own ids:
+    another eMSP's reservations never count)."""
     rows = await session.execute(
         select(
             col(Command.cpo_country_code), col(Command.cpo_party_id), col(Command.request)
-        ).where(col(Command.command) == "RESERVE_NOW")
+        ).where(
+            col(Command.command) == "RESERVE_NOW",
+            col(Command.emsp_country_code) == emsp[0],
+            col(Command.emsp_party_id) == emsp[1],
+        )
     )
+    wanted = reservation_id.upper()
     return sorted(
         {
             (cc, pid)
             for cc, pid, request in rows.all()
-            if request.get("reservation_id") == reservation_id
+            if str(request.get("reservation_id", "")).upper() == wanted
         }
     )

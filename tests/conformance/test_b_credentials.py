@@ -48,7 +48,7 @@ async def test_check09_urls_with_and_without_trailing_slash(hub: HubUnderTest) -
         for url in (base, base + "/"):
             answer = await cpo.call("PUT", url, to=cpo.hub_party, json=location("NL", "CPA", "L1"))
             assert answer.json()["status_code"] == 1000, answer.text
-        listing = await cpo.call("GET", hub.endpoint("locations", "sender") + "/", to=cpo.hub_party)
+        listing = await cpo.call("GET", hub.endpoint("tokens", "sender") + "/", to=cpo.hub_party)
         assert listing.json()["status_code"] == 1000
 
 

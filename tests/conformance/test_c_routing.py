@@ -207,21 +207,24 @@ async def test_check18_missing_or_spoofed_from_is_refused_and_not_forwarded(
         assert functional(multi) == []
         await nothing_stored(hub, emsp, "locations")
 
-        # The platform's own second role is a valid FROM (positive control).
+        # The platform's own second role is a valid FROM (positive control), each role on an
+        # interface OCPI gives it: the CPO pulls tokens, the eMSP GETs its token at a CPO.
         allowed = await multi.call("GET", url_of(hub, "tokens", "sender", ""), to=EMSP)
         own_role = await multi.call(
             "GET",
-            url_of(hub, "tokens", "sender", ""),
+            url_of(hub, "tokens", "receiver", "BE/EM2/T1"),
             headers={
-                **multi.routing(EMSP),
+                **multi.routing(CPO),
                 "OCPI-from-country-code": "BE",
                 "OCPI-from-party-id": "EM2",
             },
         )
         assert allowed.json()["status_code"] == 1000, allowed.text
         assert own_role.json()["status_code"] == 1000, own_role.text
-        forwarded = exactly(emsp, "GET", "/tokens/sender")
-        assert [from_of(r) for r in forwarded] == [("BE", "CP2"), ("BE", "EM2")]
+        assert [from_of(r) for r in exactly(emsp, "GET", "/tokens/sender")] == [("BE", "CP2")]
+        assert [from_of(r) for r in exactly(cpo, "GET", "/tokens/receiver/BE/EM2/T1")] == [
+            ("BE", "EM2")
+        ]
 
 
 # --- 19 --------------------------------------------------------------------------------------
@@ -444,6 +447,9 @@ class Forward:
     answer: Any = None
     response_url: Literal["body", "query"] | None = None
     list_headers: dict[str, str] = field(default_factory=dict)
+    # The CPO's Session S1 of the eMSP's customer passed the hub first (charging preferences
+    # come only from the session's own eMSP).
+    known_session: bool = False
 
 
 CHARGING_PROFILE = {
@@ -501,6 +507,7 @@ def forwards() -> dict[str, Forward]:
             "S1/charging_preferences",
             body=pretty({"profile_type": "FAST", "energy_need": 12.50}),
             answer="ACCEPTED",
+            known_session=True,
         ),
         "sessions-GET-receiver": Forward(
             "cpo", "GET", "sessions", "receiver", "BE/BEC/S1", answer={"id": "S1"}
@@ -661,6 +668,19 @@ def _hub_url_in(received: Received, case: Forward) -> str:
     return value
 
 
+async def push_session(hub: HubUnderTest, cpo: StrictPeer, emsp: StrictPeer) -> None:
+    """The CPO's Session S1 of the eMSP's customer passes the hub; the peers forget it."""
+    pushed = await cpo.call(
+        "PUT",
+        url_of(hub, "sessions", "receiver", "BE/BEC/S1"),
+        to=party(emsp),
+        json=session(CPO, "S1", EMSP),
+    )
+    assert pushed.json()["status_code"] == 1000, pushed.text
+    cpo.received.clear()
+    emsp.received.clear()
+
+
 @pytest.mark.conformance(21)
 @pytest.mark.parametrize("name", list(forwards()))
 async def test_check21_party_to_party_request_reaches_the_receiver_unchanged(
@@ -669,13 +689,12 @@ async def test_check21_party_to_party_request_reaches_the_receiver_unchanged(
     case = forwards()[name]
     async with cpo_and_emsp(hub) as (cpo, emsp):
         requester, receiver = (cpo, emsp) if case.requester == "cpo" else (emsp, cpo)
+        if case.known_session:
+            await push_session(hub, cpo, emsp)
         answer_bytes = envelope(case.answer)
-        target_path = f"/{case.module}/{case.interface}" + (
-            f"/{case.suffix}" if case.suffix else ""
-        )
         receiver.on(
             case.method,
-            target_path,
+            f"/{case.module}/{case.interface}" + (f"/{case.suffix}" if case.suffix else ""),
             scripted(
                 answer_bytes,
                 headers={**case.list_headers, "X-Request-ID": "receiver-own-id"},
@@ -909,10 +928,10 @@ async def test_check23_receiver_without_the_module_or_interface_is_4001_without_
     async with (
         cpo_and_emsp(hub, emsp_modules=no_tariffs) as (cpo, emsp),
         running_peer(
-            role="CPO",
+            role="EMSP",
             country_code="BE",
-            party_id="CP2",
-            modules={"locations": ["SENDER"], "hubclientinfo": ["RECEIVER"]},
+            party_id="EM2",
+            modules={"tokens": ["SENDER"], "hubclientinfo": ["RECEIVER"]},
         ) as sender_only,
     ):
         await register_all(hub, sender_only)
@@ -927,21 +946,20 @@ async def test_check23_receiver_without_the_module_or_interface_is_4001_without_
                 EMSP,
             ),
             (cpo, "GET", url_of(hub, "tariffs", "receiver", "BE/BEC/T1"), None, EMSP),
-            # CP2 offers locations, but only the Sender interface.
+            # EM2 offers tokens, but only the Sender interface, and no locations or sessions.
             (
                 cpo,
                 "PUT",
                 url_of(hub, "locations", "receiver", "BE/BEC/L1"),
                 pretty(location(*CPO, "L1")),
-                ("BE", "CP2"),
+                ("BE", "EM2"),
             ),
-            # CP2 offers no sessions, tokens or commands module.
             (
-                emsp,
+                cpo,
                 "PUT",
-                url_of(hub, "tokens", "receiver", "NL/TNM/U1"),
-                pretty(token(*EMSP, "U1")),
-                ("BE", "CP2"),
+                url_of(hub, "sessions", "receiver", "BE/BEC/S1"),
+                pretty(session(CPO, "S1", ("BE", "EM2"))),
+                ("BE", "EM2"),
             ),
         ]
         for requester, method, url, body, target in refused:
@@ -952,11 +970,12 @@ async def test_check23_receiver_without_the_module_or_interface_is_4001_without_
         assert functional(emsp) == []
         assert functional(sender_only) == []
         await nothing_stored(hub, emsp, "locations")
-        await nothing_stored(hub, cpo, "tokens")
-        # The interface CP2 does offer is routed (positive control).
-        ok = await emsp.call("GET", url_of(hub, "locations", "sender", "L9"), to=("BE", "CP2"))
+        await nothing_stored(hub, emsp, "tariffs")
+        await nothing_stored(hub, sender_only, "sessions")
+        # The interface EM2 does offer is routed (positive control).
+        ok = await cpo.call("GET", url_of(hub, "tokens", "sender", "", "limit=5"), to=("BE", "EM2"))
         assert ok.json()["status_code"] == 1000
-        assert [r.path for r in functional(sender_only)] == ["/locations/sender/L9"]
+        assert [r.path for r in functional(sender_only)] == ["/tokens/sender"]
 
 
 # --- 24 --------------------------------------------------------------------------------------

@@ -224,11 +224,15 @@ async def test_check29_x_total_count_is_the_total_for_this_client(hub: HubUnderT
             )
             assert answer.json()["status_code"] == 1000, answer.text
         url = hub.endpoint("sessions", "sender")
-        expected = [(cpo, "4"), (emsp, "3"), (other, "1")]
+        # Each eMSP counts its customers' sessions; the CPO does not read the Sessions list at
+        # all (the role matrix: the sessions Sender interface is for eMSPs and SCSPs).
+        expected = [(emsp, "3"), (other, "1")]
         for peer, total in expected:
             page = await hub_get(peer, f"{url}?limit=1", to=peer.hub_party)
             assert page.headers["x-total-count"] == total, peer.party_id
             assert len(page.json()["data"]) == 1
+        refused = await cpo.call("GET", f"{url}?limit=1", to=cpo.hub_party)
+        assert assert_envelope(refused)["status_code"] == 2001, refused.text
         # The filters count, limit and offset do not.
         filtered = await hub_get(
             emsp, f"{url}?offset=1&limit=1&date_from=2026-01-01T00:02:00Z", to=emsp.hub_party

@@ -1,12 +1,13 @@
 """Conformance checks 38-40 (G. Open routing and GET All).
 
 docs/policies.md (Routing): without OCPI-to a list GET is GET All; any other request goes to the
-single party the hub can determine from what passed through it (the CPO of a Location, the CPO
-or eMSP of a Session, the eMSP of a Token, the CPO of a reservation, the eMSP of a cdr_token, the
-party a hub response_url stands for). Several candidates or none: 4001, nothing forwarded
-(a push on a module that allows broadcast is broadcast instead). GET All shows every Location,
-Tariff and Token, and a party's own Sessions and CDRs only. Stored objects keep the owner's JSON,
-``last_updated`` included, byte for byte.
+single party an owner in the request names: the eMSP of a cdr_token, the eMSP of the sending
+CPO's own Session, the CPO of the requester's own reservation, the party a hub response_url
+stands for. An id alone (a Location id, a token uid, another party's session id) names no
+owner, since OCPI ids are unique per owner only: 4001, nothing forwarded (a push on a module
+that allows broadcast is broadcast instead). GET All shows every Location, Tariff and Token to
+the roles that read them, and Sessions and CDRs to their own parties only. Stored objects keep
+the owner's JSON, ``last_updated`` included, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -196,77 +198,91 @@ ACTIVE_PROFILE = {
 
 
 # --- 38: open routing ------------------------------------------------------------------------
+def requests_by_id(n: Net, hub: HubUnderTest) -> list[tuple[str, str, Any]]:
+    """eMSP X's requests that name an object of CPO A by its id alone (LA, S1)."""
+    commands = hub.endpoint("commands", "receiver")
+    locations = hub.endpoint("locations", "sender")
+    profiles = hub.endpoint("chargingprofiles", "receiver")
+    start = {
+        "response_url": f"{n.x.url}/commands/sender/results/start",
+        "token": token(*EMSP_X, "T1"),
+        "location_id": "LA",
+        "evse_uid": "LA-E1",
+    }
+    profile = {**PROFILE, "response_url": f"{n.x.url}/chargingprofiles/sender/results/1"}
+    results = f"{n.x.url}/chargingprofiles/sender/results/2"
+    return [
+        ("GET", f"{locations}/LA", None),
+        ("GET", f"{locations}/LA/LA-E1", None),
+        ("GET", f"{locations}/LA/LA-E1/1", None),
+        ("POST", f"{commands}/START_SESSION", start),
+        ("POST", f"{commands}/RESERVE_NOW", reserve(n.x, "R1", "LA")),
+        ("POST", f"{commands}/UNLOCK_CONNECTOR", unlock(n.x, "LA")),
+        ("POST", f"{commands}/STOP_SESSION", stop(n.x, "S1")),
+        ("PUT", f"{hub.endpoint('sessions', 'sender')}/S1/charging_preferences", PREFERENCES),
+        ("PUT", f"{profiles}/S1", profile),
+        ("GET", f"{profiles}/S1?duration=900&response_url={quote(results, safe='')}", None),
+        ("DELETE", f"{profiles}/S1?response_url={quote(results, safe='')}", None),
+    ]
+
+
+PREFERENCES = {"profile_type": "FAST"}
+
+
 @pytest.mark.conformance(38)
-async def test_check38_location_requests_go_to_the_cpo_of_the_location(hub: HubUnderTest) -> None:
+async def test_check38_an_id_alone_names_no_receiver_whatever_the_hub_knows(
+    hub: HubUnderTest,
+) -> None:
+    """Policy: OCPI ids are unique per owner only, so a request that names an object by its id
+    alone (a Location id, a session id of another party, a token uid) is not routed by it: 4001,
+    set OCPI-to. With OCPI-to it reaches the named owner. Another party that publishes the same
+    id can neither divert nor block that traffic: every answer stays the same."""
     async with net(hub) as n:
         await publish_location(n.a, hub, "LA")
-        await publish_location(n.b, hub, "LB")
+        await publish_session(n.a, hub, "S1", EMSP_X)
+        await publish_token(n.x, hub, "TX")
         n.clear()
-        n.a.on("GET", "/locations/sender/LA", lambda _: ocpi(location(*CPO_A, "LA")))
-        sender = hub.endpoint("locations", "sender")
-        routed(await n.x.call("GET", f"{sender}/LA"), n.a, n.x)
-        routed(await n.x.call("GET", f"{sender}/LA/LA-E1"), n.a, n.x)
-        routed(await n.y.call("GET", f"{sender}/LB/LB-E1/1"), n.b, n.y)
-        assert [r.path for r in n.a.requests("GET")] == [
-            "/locations/sender/LA",
-            "/locations/sender/LA/LA-E1",
-        ]
-        assert [r.path for r in n.b.requests("GET")] == ["/locations/sender/LB/LB-E1/1"]
-        assert n.x.received == [] and n.y.received == []
-        n.clear()
-        # Commands naming a location in the body: START_SESSION, RESERVE_NOW, UNLOCK_CONNECTOR.
-        commands = hub.endpoint("commands", "receiver")
-        routed(
-            await n.x.call("POST", f"{commands}/UNLOCK_CONNECTOR", json=unlock(n.x, "LB")), n.b, n.x
-        )
-        routed(
-            await n.x.call("POST", f"{commands}/RESERVE_NOW", json=reserve(n.x, "R1", "LA")),
-            n.a,
-            n.x,
-        )
-        start = {
-            "response_url": f"{n.y.url}/commands/sender/results/start",
-            "token": token(*EMSP_Y, "T1"),
-            "location_id": "LB",
-            "evse_uid": "LB-E1",
-        }
-        routed(await n.y.call("POST", f"{commands}/START_SESSION", json=start), n.b, n.y)
-        assert [r.path for r in n.a.requests("POST")] == ["/commands/receiver/RESERVE_NOW"]
-        assert [r.path for r in n.b.requests("POST")] == [
-            "/commands/receiver/UNLOCK_CONNECTOR",
-            "/commands/receiver/START_SESSION",
-        ]
-        assert n.x.requests("POST") == [] and n.y.requests("POST") == []
-        for forwarded in [*n.a.requests("POST"), *n.b.requests("POST")]:
-            assert "ocpi-to-country-code" in forwarded.headers
-        (received,) = n.b.requests("POST", "/commands/receiver/START_SESSION")
-        assert (
-            received.headers["ocpi-to-country-code"],
-            received.headers["ocpi-to-party-id"],
-        ) == CPO_B
+        tokens = hub.endpoint("tokens", "sender")
+        for attacked in (False, True):
+            if attacked:
+                # CPO B publishes LA and S1 (for eMSP X's token), eMSP Y publishes the uid TX.
+                await publish_location(n.b, hub, "LA")
+                await publish_session(n.b, hub, "S1", EMSP_X)
+                await publish_token(n.y, hub, "TX")
+                n.clear()
+            for method, url, body in requests_by_id(n, hub):
+                unknown_receiver(await n.x.call(method, url, json=body), hub, n.x)
+            unknown_receiver(await n.a.call("POST", f"{tokens}/TX/authorize?type=RFID"), hub, n.a)
+            await hub.settle()
+            assert all(peer.received == [] for peer in n.peers), attacked
+            # Named in OCPI-to, each reaches its owner, and only its owner.
+            n.a.on("PUT", "/sessions/sender/S1", lambda _: ocpi("ACCEPTED"))
+            for method, url, body in requests_by_id(n, hub):
+                routed(await n.x.call(method, url, json=body, to=CPO_A), n.a, n.x)
+            n.x.on(
+                "POST",
+                "/tokens/sender/TX/authorize",
+                lambda _: ocpi({"allowed": "ALLOWED", "token": token(*EMSP_X, "TX")}),
+            )
+            answer = await n.a.call("POST", f"{tokens}/TX/authorize?type=RFID", to=EMSP_X)
+            routed(answer, n.x, n.a)
+            await hub.settle()
+            assert len(n.a.received) == len(requests_by_id(n, hub)), attacked
+            assert [(r.method, r.path) for r in n.x.received] == [
+                ("POST", "/tokens/sender/TX/authorize")
+            ]
+            assert n.b.received == [] and n.y.received == [], attacked
+            n.clear()
 
 
 @pytest.mark.conformance(38)
-async def test_check38_session_requests_go_to_its_cpo_or_its_emsp(hub: HubUnderTest) -> None:
+async def test_check38_a_cpos_request_about_its_own_session_goes_to_the_sessions_emsp(
+    hub: HubUnderTest,
+) -> None:
     async with net(hub) as n:
         await publish_session(n.a, hub, "S1", EMSP_X)
         await publish_session(n.b, hub, "S2", EMSP_Y)
         n.clear()
-        # eMSP -> the session's CPO: charging preferences, STOP_SESSION, charging profiles.
-        preferences = {"profile_type": "FAST"}
-        n.a.on("PUT", "/sessions/sender/S1", lambda _: ocpi("ACCEPTED"))
-        sessions = hub.endpoint("sessions", "sender")
-        routed(
-            await n.x.call("PUT", f"{sessions}/S1/charging_preferences", json=preferences), n.a, n.x
-        )
-        commands = hub.endpoint("commands", "receiver")
-        routed(await n.y.call("POST", f"{commands}/STOP_SESSION", json=stop(n.y, "S2")), n.b, n.y)
-        profiles = hub.endpoint("chargingprofiles", "receiver")
-        body = {**PROFILE, "response_url": f"{n.x.url}/chargingprofiles/sender/results/1"}
-        routed(await n.x.call("PUT", f"{profiles}/S1", json=body), n.a, n.x)
-        only(n, n.a, "PUT", "/sessions/sender/S1/charging_preferences")
-        only(n, n.b, "POST", "/commands/receiver/STOP_SESSION")
-        only(n, n.a, "PUT", "/chargingprofiles/receiver/S1")
         # CPO -> the session's eMSP: Session PATCH, an unsolicited ActiveChargingProfile.
         patch = {"kwh": 2.0, "last_updated": "2026-01-01T00:20:00Z"}
         receiver = hub.endpoint("sessions", "receiver")
@@ -276,6 +292,28 @@ async def test_check38_session_requests_go_to_its_cpo_or_its_emsp(hub: HubUnderT
         (patched,) = only(n, n.y, "PATCH", "/sessions/receiver/NL/CPB/S2")
         assert patched.json() == patch
         only(n, n.x, "PUT", "/chargingprofiles/sender/S1")
+
+
+@pytest.mark.conformance(38)
+async def test_check38_charging_preferences_come_only_from_the_sessions_emsp(
+    hub: HubUnderTest,
+) -> None:
+    async with net(hub) as n:
+        await publish_session(n.a, hub, "S1", EMSP_X)
+        n.clear()
+        n.a.on("PUT", "/sessions/sender/S1", lambda _: ocpi("ACCEPTED"))
+        url = f"{hub.endpoint('sessions', 'sender')}/S1/charging_preferences"
+        # Another eMSP, a session the hub does not know, and the eMSP of another CPO's session.
+        for sender, to, session_url in ((n.y, CPO_A, url), (n.x, CPO_A, url.replace("S1", "S9"))):
+            answer = await sender.call("PUT", session_url, to=to, json=PREFERENCES)
+            assert assert_envelope(answer)["status_code"] == 2001, answer.text
+            assert "charging preferences" in answer.json()["status_message"]
+        refused = await n.x.call("PUT", url, to=CPO_B, json=PREFERENCES)
+        assert assert_envelope(refused)["status_code"] == 2001, refused.text
+        await hub.settle()
+        assert all(peer.received == [] for peer in n.peers)
+        routed(await n.x.call("PUT", url, to=CPO_A, json=PREFERENCES), n.a, n.x)
+        only(n, n.a, "PUT", "/sessions/sender/S1/charging_preferences")
 
 
 @pytest.mark.conformance(38)
@@ -316,28 +354,6 @@ async def test_check38_session_pushes_and_cdrs_go_to_the_emsp_of_their_cdr_token
 
 
 @pytest.mark.conformance(38)
-async def test_check38_authorize_goes_to_the_emsp_of_the_token(hub: HubUnderTest) -> None:
-    async with net(hub) as n:
-        await publish_token(n.x, hub, "TX")
-        await publish_token(n.y, hub, "TY")
-        n.clear()
-        allowed = {"allowed": "ALLOWED", "token": token(*EMSP_X, "TX")}
-        n.x.on("POST", "/tokens/sender/TX/authorize", lambda _: ocpi(allowed))
-        tokens = hub.endpoint("tokens", "sender")
-        answer = await n.a.call("POST", f"{tokens}/TX/authorize?type=RFID")
-        routed(answer, n.x, n.a)
-        assert answer.json()["data"] == allowed
-        routed(await n.b.call("POST", f"{tokens}/TY/authorize"), n.y, n.b)  # type defaults to RFID
-        (forwarded,) = only(n, n.x, "POST", "/tokens/sender/TX")
-        assert forwarded.query == "type=RFID"
-        only(n, n.y, "POST", "/tokens/sender/TY")
-        n.clear()
-        # A token of another type with that uid is not known: nothing to route to.
-        unknown_receiver(await n.a.call("POST", f"{tokens}/TX/authorize?type=APP_USER"), hub, n.a)
-        assert all(peer.received == [] for peer in n.peers)
-
-
-@pytest.mark.conformance(38)
 async def test_check38_cancel_reservation_goes_to_the_cpo_that_got_the_reservation(
     hub: HubUnderTest,
 ) -> None:
@@ -349,13 +365,21 @@ async def test_check38_cancel_reservation_goes_to_the_cpo_that_got_the_reservati
             )
         )
         n.clear()
+        # Another eMSP's reservation with the same id, at another CPO, changes nothing:
+        # reservation ids are the eMSP's own.
+        await accepted(
+            await n.y.call(
+                "POST", f"{commands}/RESERVE_NOW", to=CPO_A, json=reserve(n.y, "R7", "LA")
+            )
+        )
+        n.clear()
         routed(
-            await n.x.call("POST", f"{commands}/CANCEL_RESERVATION", json=cancel(n.x, "R7")),
+            await n.x.call("POST", f"{commands}/CANCEL_RESERVATION", json=cancel(n.x, "r7")),
             n.b,
             n.x,
         )
         (forwarded,) = only(n, n.b, "POST", "/commands/receiver/CANCEL_RESERVATION")
-        assert forwarded.json()["reservation_id"] == "R7"
+        assert forwarded.json()["reservation_id"] == "r7"
 
 
 @pytest.mark.conformance(38)
@@ -367,7 +391,11 @@ async def test_check38_a_hub_response_url_leads_to_the_party_it_stands_for(
         n.clear()
         commands = hub.endpoint("commands", "receiver")
         routed(
-            await n.y.call("POST", f"{commands}/UNLOCK_CONNECTOR", json=unlock(n.y, "LA")), n.a, n.y
+            await n.y.call(
+                "POST", f"{commands}/UNLOCK_CONNECTOR", to=CPO_A, json=unlock(n.y, "LA")
+            ),
+            n.a,
+            n.y,
         )
         (forwarded,) = n.a.requests("POST", "/commands/receiver/UNLOCK_CONNECTOR")
         # The CPO answers through the hub URL without any routing headers: the mapping decides.
@@ -441,15 +469,9 @@ async def test_check38_no_determinable_receiver_is_4001_and_nothing_is_forwarded
 
 @pytest.mark.conformance(38)
 async def test_check38_several_candidates_is_4001_the_hub_never_guesses(hub: HubUnderTest) -> None:
+    """The one open route with an id: the requester's own reservation. eMSP X reserved R1 at
+    two CPOs: its CANCEL_RESERVATION without OCPI-to cannot be routed."""
     async with net(hub) as n:
-        # The same location id at two CPOs, the same session id at two CPOs for one eMSP,
-        # the same token uid from two eMSPs, the same reservation id at two CPOs.
-        await publish_location(n.a, hub, "L1")
-        await publish_location(n.b, hub, "L1")
-        await publish_session(n.a, hub, "S1", EMSP_X)
-        await publish_session(n.b, hub, "S1", EMSP_X)
-        await publish_token(n.x, hub, "T1")
-        await publish_token(n.y, hub, "T1")
         commands = hub.endpoint("commands", "receiver")
         for cpo in (CPO_A, CPO_B):
             await accepted(
@@ -459,24 +481,9 @@ async def test_check38_several_candidates_is_4001_the_hub_never_guesses(hub: Hub
             )
         await hub.settle()
         n.clear()
-        attempts: list[tuple[StrictPeer, str, str, Any]] = [
-            (n.y, "GET", hub.endpoint("locations", "sender") + "/L1", None),
-            (n.y, "GET", hub.endpoint("locations", "sender") + "/L1/L1-E1", None),
-            (n.x, "POST", f"{commands}/UNLOCK_CONNECTOR", unlock(n.x, "L1")),
-            (n.x, "POST", f"{commands}/STOP_SESSION", stop(n.x, "S1")),
-            (
-                n.x,
-                "PUT",
-                hub.endpoint("sessions", "sender") + "/S1/charging_preferences",
-                {"profile_type": "FAST"},
-            ),
-            (n.x, "POST", f"{commands}/CANCEL_RESERVATION", cancel(n.x, "R1")),
-            (n.a, "POST", hub.endpoint("tokens", "sender") + "/T1/authorize?type=RFID", None),
-        ]
-        for sender, method, url, body in attempts:
-            answer = await sender.call(method, url, json=body)
-            unknown_receiver(answer, hub, sender)
-            assert "ambiguous" in answer.json()["status_message"], answer.text
+        answer = await n.x.call("POST", f"{commands}/CANCEL_RESERVATION", json=cancel(n.x, "R1"))
+        unknown_receiver(answer, hub, n.x)
+        assert "2 CPOs" in answer.json()["status_message"], answer.text
         await hub.settle()
         assert all(peer.received == [] for peer in n.peers)
 
@@ -501,25 +508,15 @@ async def test_check38_a_sessions_own_url_and_parties_decide_not_its_bare_id(
         )
         only(n, n.y, "PATCH", "/sessions/receiver/NL/CPB/S1")
         n.clear()
-        # A CPO's ActiveChargingProfile is about its own session.
+        # A CPO's ActiveChargingProfile is about its own session; "s1" is the same id.
         routed(
             await n.a.call(
-                "PUT", hub.endpoint("chargingprofiles", "sender") + "/S1", json=ACTIVE_PROFILE
+                "PUT", hub.endpoint("chargingprofiles", "sender") + "/s1", json=ACTIVE_PROFILE
             ),
             n.x,
             n.a,
         )
-        only(n, n.x, "PUT", "/chargingprofiles/sender/S1")
-        n.clear()
-        # An eMSP's request is about its own customer's session.
-        routed(
-            await n.y.call(
-                "POST", hub.endpoint("commands", "receiver") + "/STOP_SESSION", json=stop(n.y, "S1")
-            ),
-            n.b,
-            n.y,
-        )
-        only(n, n.b, "POST", "/commands/receiver/STOP_SESSION")
+        only(n, n.x, "PUT", "/chargingprofiles/sender/s1")
 
 
 # --- 39: GET All ----------------------------------------------------------------------------
@@ -547,8 +544,14 @@ async def test_check39_get_all_lists_every_owners_objects_with_and_without_to() 
             "tariffs": [CPO_A, CPO_B],
             "tokens": [EMSP_X, EMSP_X, EMSP_Y, EMSP_Y],
         }
+        # Locations and tariffs are read by eMSPs, tokens by CPOs (the role matrix); the other
+        # role is refused.
+        readers = {"locations": (n.x, n.a), "tariffs": (n.y, n.b), "tokens": (n.a, n.x)}
         for module, wanted in expected.items():
-            for requester in (n.x, n.a):
+            reader, refused = readers[module]
+            answer = await refused.call("GET", hub.endpoint(module, "sender"), to=None)
+            assert assert_envelope(answer)["status_code"] == 2001, answer.text
+            for requester in (reader,):
                 for to in (requester.hub_party, None):
                     items, totals = await get_all(requester, hub.endpoint(module, "sender"), to)
                     key = "uid" if module == "tokens" else "id"
@@ -580,9 +583,13 @@ async def test_check39_sessions_and_cdrs_are_listed_only_to_their_cpo_and_emsp(
             )
             await accepted(posted)
         n.clear()
-        visible = {"CPA": ["A1", "A2"], "CPB": ["B1"], "EMX": ["A1", "B1"], "EMY": ["A2"]}
+        # Each eMSP sees its customers' sessions and CDRs; CPOs do not read these lists.
+        visible = {"EMX": ["A1", "B1"], "EMY": ["A2"]}
         for module in ("sessions", "cdrs"):
-            for peer in n.peers:
+            for cpo in (n.a, n.b):
+                answer = await cpo.call("GET", hub.endpoint(module, "sender"), to=cpo.hub_party)
+                assert assert_envelope(answer)["status_code"] == 2001, answer.text
+            for peer in (n.x, n.y):
                 for to in (peer.hub_party, None):
                     items, totals = await get_all(peer, hub.endpoint(module, "sender"), to)
                     assert [i["id"] for i in items] == visible[peer.party_id], (
@@ -647,7 +654,8 @@ async def test_check40_get_all_serves_the_owners_last_updated_byte_for_byte(
             await accepted(answer)
         await hub.settle()
         for module, raw in sent.items():
-            answer = await n.x.call("GET", hub.endpoint(module, "sender"), to=n.x.hub_party)
+            reader = n.a if module == "tokens" else n.x  # tokens are read by CPOs
+            answer = await reader.call("GET", hub.endpoint(module, "sender"), to=reader.hub_party)
             (item,) = (await accepted(answer))["data"]
             assert item == orjson.loads(raw), module
             # The object exactly as the owner sent it, byte for byte, inside the list.

@@ -309,12 +309,14 @@ async def test_check45_unsolicited_active_charging_profile_reaches_the_scsp_or_e
             peer.on("PUT", sender_path, answering(None, answers))
         named = await cpo.call("PUT", url, to=SCSP45, content=active)
         open_routed = await cpo.call("PUT", url, content=active)
-        # The other way, too: without TO, a profile request goes to the Session's CPO.
+        # The other way, a profile request names the Session's CPO (a session id alone names
+        # no owner: hub policy).
         original = f"{emsp.url}/cp-results/delete-1"
         cleared = await emsp.call(
             "DELETE",
             hub.endpoint("chargingprofiles", "receiver")
             + f"/{SESSION45}?response_url={quote(original, safe='')}",
+            to=CPO45,
         )
 
     assert_relayed(named, answers[0], SCSP45, CPO45)
@@ -416,8 +418,11 @@ async def test_check46_cdr_location_becomes_a_hub_url_only_the_posting_cpo_may_g
         stranger = await other.call("GET", hub_location, to=EMSP46)
         own = await emsp.call("GET", hub_location, to=CPO46)
         stored_for_emsp = await listed(emsp, hub, "cdrs")
-        stored_for_cpo = await listed(cpo, hub, "cdrs")
-        stored_for_other = await listed(other, hub, "cdrs")
+        # CPOs do not read the CDR list (the role matrix): not the issuer, not another CPO.
+        cpo_lists = [
+            await peer.call("GET", hub.endpoint("cdrs", "sender"), to=peer.hub_party)
+            for peer in (cpo, other)
+        ]
 
     (forwarded,) = exactly(emsp, "POST", "/cdrs/receiver")
     assert forwarded.body == raw, "the CDR is forwarded byte for byte"
@@ -433,11 +438,11 @@ async def test_check46_cdr_location_becomes_a_hub_url_only_the_posting_cpo_may_g
     assert len(gets) == 2, "only the posting CPO's GETs reached the eMSP"
     assert_hop(gets[0], emsp, CPO46, EMSP46)
 
-    # The hub kept the CDR as the CPO issued it, for the CPO and its eMSP only.
+    # The hub kept the CDR as the CPO issued it, for its eMSP.
     assert stored_for_emsp == [orjson.loads(raw)]
-    assert stored_for_cpo == [orjson.loads(raw)]
     assert stored_for_emsp[0]["last_updated"] == "2015-06-29T22:01:13Z"
-    assert stored_for_other == []
+    for refused in cpo_lists:
+        assert assert_envelope(refused)["status_code"] == 2001, refused.text
 
 
 # --- 47 Tokens: real-time authorization ------------------------------------------------------
@@ -474,7 +479,8 @@ async def test_check47_authorize_keeps_type_and_body_and_relays_the_emsp_answer(
         {"role": "CPO", "country_code": CPO47[0], "party_id": CPO47[1]},
         {"role": "EMSP", "country_code": EMSP47[0], "party_id": EMSP47[1]},
     ) as (cpo, emsp):
-        # The eMSP's Token passed the hub, so the hub knows its owner (open routing).
+        # The eMSP's Token passed the hub; still, a token uid alone names no owner (hub
+        # policy: ids are unique per owner only), so only a named eMSP is asked.
         blocked = authorization("U47", "BLOCKED")
         pushed = await emsp.call(
             "PUT",
@@ -501,16 +507,15 @@ async def test_check47_authorize_keeps_type_and_body_and_relays_the_emsp_answer(
 
     # AuthorizationInfo, BLOCKED included, is HTTP 200 and relayed unchanged.
     assert_relayed(named, answers[0], EMSP47, CPO47)
-    assert_relayed(open_routed, answers[1], EMSP47, CPO47)
+    assert assert_envelope(open_routed)["status_code"] == 4001, open_routed.text
     assert named.json()["data"]["allowed"] == "BLOCKED"
     # An unknown Token: the eMSP's HTTP 404 with 2004 is relayed as it is.
-    assert_relayed(unknown, answers[2], EMSP47, CPO47, http_status=404)
+    assert_relayed(unknown, answers[1], EMSP47, CPO47, http_status=404)
     assert assert_envelope(unknown)["status_code"] == 2004
     assert "data" not in unknown.json()
 
     received = emsp.requests("POST", "/tokens/sender/")
     assert [r.path for r in received] == [
-        "/tokens/sender/U47/authorize",
         "/tokens/sender/U47/authorize",
         "/tokens/sender/NOPE/authorize",
     ]
@@ -667,10 +672,9 @@ async def test_check49_session_put_patch_and_charging_preferences(hub: HubUnderT
             "/sessions/sender"
         )
         named = await emsp.call("PUT", preferences_url, to=CPO49, content=CHARGING_PREFERENCES)
-        # Without TO the hub knows the Session's CPO from the PUT that passed it.
+        # Without TO: a session id alone names no CPO (hub policy), so nothing is forwarded.
         open_routed = await emsp.call("PUT", preferences_url, content=CHARGING_PREFERENCES)
         stored_for_emsp = await listed(emsp, hub, "sessions")
-        stored_for_cpo = await listed(cpo, hub, "sessions")
 
     (put_in,) = exactly(emsp, "PUT", path)
     (patch_in,) = exactly(emsp, "PATCH", path)
@@ -680,10 +684,10 @@ async def test_check49_session_put_patch_and_charging_preferences(hub: HubUnderT
         assert_hop(received, emsp, CPO49, EMSP49)
 
     assert_relayed(named, preferences[0], CPO49, EMSP49)
-    assert_relayed(open_routed, preferences[1], CPO49, EMSP49)
+    assert assert_envelope(open_routed)["status_code"] == 4001, open_routed.text
     assert named.json()["data"] == "ACCEPTED"
     received_preferences = exactly(cpo, "PUT", preferences_path)
-    assert [r.body for r in received_preferences] == [CHARGING_PREFERENCES] * 2
+    assert [r.body for r in received_preferences] == [CHARGING_PREFERENCES]
     for received in received_preferences:
         assert_hop(received, cpo, EMSP49, CPO49)
 
@@ -692,7 +696,6 @@ async def test_check49_session_put_patch_and_charging_preferences(hub: HubUnderT
     patch_body = orjson.loads(patch_raw)
     expected = {**started, **patch_body}
     assert stored_for_emsp == [expected]
-    assert stored_for_cpo == [expected]
     assert stored_for_emsp[0]["last_updated"] == "2019-06-23T08:16:02Z"
     assert stored_for_emsp[0]["charging_periods"] == patch_body["charging_periods"]
 

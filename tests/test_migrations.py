@@ -1,0 +1,102 @@
+"""Migrations on the database the suite runs on (SQLite or PostgreSQL): the schema they build is
+the one the models describe, and data stored under an older revision is carried over."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, bindparam, text
+from sqlmodel import SQLModel
+
+import incar.models  # noqa: F401  (every table on SQLModel.metadata)
+from incar.columns import UtcDateTime
+from incar.db import Database, alembic_config
+from tests.support.databases import fresh_database
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, SQLModel.metadata))
+
+
+async def test_the_migrated_schema_is_the_schema_of_the_models() -> None:
+    async with fresh_database() as url:
+        db = Database(url)
+        try:
+            async with db.engine.connect() as connection:
+                assert await connection.run_sync(_differences) == []
+        finally:
+            await db.dispose()
+
+
+async def test_0002_makes_keys_case_insensitive_and_keeps_the_newer_spelling() -> None:
+    async with fresh_database() as url:
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0001")
+        db = Database(url)
+        rows = [
+            ("location", "loc9", day(1), {"id": "loc9", "v": 1}, ""),
+            ("location", "LOC9", day(2), {"id": "LOC9", "v": 2}, ""),
+            ("location", "Other", day(1), {"id": "Other"}, ""),
+            ("token", "abc", day(3), {"uid": "abc", "v": 3}, "RFID"),
+            ("token", "ABC", day(2), {"uid": "ABC", "v": 4}, "RFID"),
+            ("token", "Abc", day(1), {"uid": "Abc"}, "APP_USER"),
+        ]
+        try:
+            async with db.transaction() as session:
+                for table, object_id, stamp, data, token_type in rows:
+                    extra = ", token_type" if table == "token" else ""
+                    value = ", :token_type" if table == "token" else ""
+                    await session.execute(
+                        text(
+                            f"INSERT INTO {table} (country_code, party_id, object_id, "
+                            f"last_updated, data{extra}) VALUES ('NL', 'CPO', :object_id, "
+                            f":stamp, :data{value})"
+                        ).bindparams(
+                            bindparam("stamp", type_=UtcDateTime()),
+                            bindparam("data", type_=sa.JSON()),
+                        ),
+                        {"object_id": object_id, "stamp": stamp, "data": data}
+                        | ({"token_type": token_type} if token_type else {}),
+                    )
+        finally:
+            await db.dispose()
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        db = Database(url)
+        try:
+            async with db.transaction() as session:
+                locations = (
+                    await session.execute(
+                        text("SELECT object_id, data FROM location ORDER BY object_id")
+                    )
+                ).all()
+                tokens = (
+                    await session.execute(
+                        text("SELECT object_id, token_type, data FROM token ORDER BY token_type")
+                    )
+                ).all()
+        finally:
+            await db.dispose()
+    assert [(key, _json(data)["id"]) for key, data in locations] == [
+        ("LOC9", "LOC9"),
+        ("OTHER", "Other"),
+    ]
+    assert [(key, kind, _json(data)["uid"]) for key, kind, data in tokens] == [
+        ("ABC", "APP_USER", "Abc"),
+        ("ABC", "RFID", "abc"),  # the newer one, by last_updated
+    ]
+
+
+def day(n: int) -> datetime:
+    return datetime(2026, 1, n, tzinfo=UTC)
+
+
+def _json(value: Any) -> Any:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
