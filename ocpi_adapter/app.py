@@ -63,7 +63,9 @@ def create_hub(settings: Settings) -> Hub:
     return Hub(
         settings=settings,
         db=db,
-        client=PeerClient(timeout=settings.forward_timeout),
+        client=PeerClient(
+            timeout=settings.forward_timeout, max_answer_bytes=settings.max_answer_bytes
+        ),
         callers=CallerCache(db),
         bus=bus,
     )

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from incar.timestamps import parse_timestamp
 from ocpi_adapter.client import PeerAuth, PeerResponse
 from ocpi_adapter.context import Hub
-from ocpi_adapter.errors import ConnectionProblem
+from ocpi_adapter.errors import AnswerTooLarge, ConnectionProblem
 from ocpi_adapter.headers import PartyRef, Routing, Trace
 from ocpi_adapter.hubclientinfo import push as clientinfo
 from ocpi_adapter.platforms import service as platforms
@@ -52,6 +52,10 @@ async def send(
         )
     except ConnectionProblem:
         await mark_unreachable(hub, platform)
+        raise
+    except AnswerTooLarge as error:
+        # Like an answer that is not JSON (below): the peer was reached, its status stays.
+        log.info("%s", error.message)
         raise
     if not _is_json(answer.body):
         # Not an answer the hub can relay as OCPI (check 1): an error page of a proxy, an
