@@ -91,14 +91,15 @@ def relay(
     *,
     requester: PartyRef | None,
     responder: PartyRef | None,
-    trace: Trace,
     extra: dict[str, str] | None = None,
 ) -> Response:
-    """The receiver's answer, unchanged, addressed back to the requester."""
+    """The receiver's answer, unchanged, addressed back to the requester.
+
+    The requester's own trace ids are set on it by the TraceMiddleware (never the receiver's).
+    """
     headers = {k: v for k, v in answer.headers.items() if k.lower() in RELAYED}
     headers.setdefault("content-type", "application/json")
     headers.update(Routing(sender=responder, receiver=requester).as_headers())
-    headers.update(trace.as_headers())
     headers.update(extra or {})
     return Response(answer.body, status_code=answer.status, headers=headers)
 
@@ -190,6 +191,5 @@ async def to_party(
         answer,
         requester=request.sender,
         responder=destination.party,
-        trace=request.trace,
         extra=extra,
     )

@@ -200,7 +200,7 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
                 await request.operation.store(
                     session, request.store_input(receiver=requester, callback_id=callback.id)
                 )
-    return forward.relay(answer, requester=request.sender, responder=requester, trace=request.trace)
+    return forward.relay(answer, requester=request.sender, responder=requester)
 
 
 def mount(routes: ModuleRoutes) -> ModuleMount:
