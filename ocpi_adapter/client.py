@@ -18,6 +18,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ocpi_adapter import credentials_token
+from ocpi_adapter import via as via_header
 from ocpi_adapter.errors import AnswerTooLarge, ConnectionProblem, ForwardTimeout
 
 #: Encodings under which Content-Length is the size of the body the hub ends up holding.
@@ -86,14 +87,21 @@ class PeerClient:
     Timeouts become 4002 and connection failures 4003 (``ForwardTimeout``/``ConnectionProblem``),
     so a slow or dead peer only ever costs its caller the deadline, never other peers. An answer
     over ``max_answer_bytes`` becomes 4003 (``AnswerTooLarge``) as soon as it passes the limit, so
-    a peer can make the hub hold at most that much for one request.
+    a peer can make the hub hold at most that much for one request. Every request carries the
+    hub's ``via_element`` (loop detection, ocpi_adapter/via.py).
     """
 
     def __init__(
-        self, *, timeout: float, max_answer_bytes: int, max_connections: int = 200
+        self,
+        *,
+        timeout: float,
+        max_answer_bytes: int,
+        via_element: str,
+        max_connections: int = 200,
     ) -> None:
         self.timeout = timeout
         self.max_answer_bytes = max_answer_bytes
+        self.via_element = via_element
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -122,8 +130,12 @@ class PeerClient:
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
         deadline: float | None = None,
+        via: str | None = None,
     ) -> PeerResponse:
+        """``via``: the Via of the request this one is sent for, kept in front of the hub's."""
         out = {"Authorization": auth.header(), **(headers or {})}
+        # Last, so no caller can leave it out: it is what ends a forwarding loop.
+        out["Via"] = via_header.appended(via, self.via_element)
         if body is not None:
             out["Content-Type"] = "application/json"
         deadline = self.timeout if deadline is None else deadline

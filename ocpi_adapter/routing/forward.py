@@ -38,8 +38,10 @@ async def send(
     platform: Platform,
     routing: Routing,
     trace: Trace,
+    via: str | None,
 ) -> PeerResponse:
-    """One hop to a peer: its token, the routing headers given, a fresh X-Request-ID."""
+    """One hop to a peer: its token, the routing headers given, a fresh X-Request-ID, the
+    incoming Via with the hub's element appended."""
     assert platform.outgoing_token is not None
     headers = {**routing.as_headers(), **trace.next_hop().as_headers()}
     try:
@@ -49,6 +51,7 @@ async def send(
             auth=PeerAuth(platform.outgoing_token, platform.legacy_raw_token),
             headers=headers,
             body=body,
+            via=via,
         )
     except ConnectionProblem:
         await mark_unreachable(hub, platform)
@@ -162,6 +165,7 @@ async def to_party(
         platform=destination.platform,
         routing=Routing(sender=request.sender, receiver=destination.party),
         trace=request.trace,
+        via=request.via,
     )
     extra: dict[str, str] = {}
     if (value := answer.headers.get("link")) is not None:

@@ -137,6 +137,7 @@ def _endpoint(
                 sender=sender,
                 routing=routing,
                 trace=trace,
+                via=request.scope["state"].get("via"),
             )
             if callback is not None:
                 return await _through_callback(hub, routed, callback)
@@ -192,6 +193,7 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
         platform=target,
         routing=Routing(sender=request.sender, receiver=requester),
         trace=Trace(request_id=request.trace.request_id, correlation_id=callback.correlation_id),
+        via=request.via,
     )
     if request.method == "POST" and forward.accepted(answer):
         async with hub.db.transaction(write=True) as session:

@@ -28,6 +28,7 @@ class RoutedRequest:
     sender: PartyRef  # the checked OCPI-from party
     routing: Routing  # the headers as sent
     trace: Trace
+    via: str | None  # the Via it came with, kept in front of the hub's own on each hop
 
     def store_input(
         self, *, receiver: PartyRef | None, callback_id: str | None = None
