@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from incar.settings import Settings, SettingsError
 from ocpi_adapter.types import ConnectionStatus
 from tests.conformance.support import (
     Party,
@@ -203,6 +205,20 @@ async def assert_connection_not_reused(pair: Pair) -> None:
     healed, _ = await pair.get_location()
     assert healed.json()["status_code"] == 1000, healed.text
     assert pair.cpo.ports[-1] != used, "the cut-off connection went back to the pool"
+
+
+# --- the setting ------------------------------------------------------------------------------
+def test_the_limit_is_16_mib_unless_set_to_a_positive_integer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("INCAR_MAX_ANSWER_BYTES", raising=False)
+    assert Settings.from_env().max_answer_bytes == 16 * MiB
+    monkeypatch.setenv("INCAR_MAX_ANSWER_BYTES", "1048576")
+    assert Settings.from_env().max_answer_bytes == MiB
+    for bad in ("0", "-1", "16MiB"):
+        monkeypatch.setenv("INCAR_MAX_ANSWER_BYTES", bad)
+        with pytest.raises(SettingsError, match="INCAR_MAX_ANSWER_BYTES"):
+            Settings.from_env()
 
 
 # --- the three attacks -------------------------------------------------------------------------
