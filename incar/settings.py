@@ -27,6 +27,13 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _positive_int(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -52,6 +59,9 @@ class Settings:
     still_alive_interval: float = 300.0
     still_alive_check_period: float = 30.0
     max_body_bytes: int = 1_048_576
+    #: A peer's answer the hub reads before it gives up (4003). 16 MiB: a page of 100 Locations
+    #: with 50 fully described EVSEs each is about 5 MiB as compact JSON, twice that indented.
+    max_answer_bytes: int = 16 * 1_048_576
     page_limit: int = 100
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
@@ -106,6 +116,7 @@ class Settings:
             still_alive_interval=_float("INCAR_STILL_ALIVE_INTERVAL", 300.0),
             still_alive_check_period=_float("INCAR_STILL_ALIVE_CHECK_PERIOD", 30.0),
             max_body_bytes=_int("INCAR_MAX_BODY_BYTES", 1_048_576),
+            max_answer_bytes=_positive_int("INCAR_MAX_ANSWER_BYTES", 16 * 1_048_576),
             page_limit=_int("INCAR_PAGE_LIMIT", 100),
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from incar.db import Database
 from incar.events import attach_factory, create_bus
 from incar.settings import Settings
+from ocpi_adapter import via
 from ocpi_adapter.client import PeerClient
 from ocpi_adapter.context import Hub
 from ocpi_adapter.credentials.routes import MOUNT as CREDENTIALS
@@ -24,6 +25,7 @@ from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.hubclientinfo.routes import MOUNT as HUBCLIENTINFO
 from ocpi_adapter.hubclientinfo.still_alive import StillAlive
 from ocpi_adapter.middleware.body_limit import BodyLimitMiddleware
+from ocpi_adapter.middleware.loop_guard import LoopGuardMiddleware
 from ocpi_adapter.middleware.trace import TraceMiddleware
 from ocpi_adapter.modules import FUNCTIONAL_MOUNTS
 from ocpi_adapter.platforms.callers import CallerCache
@@ -63,7 +65,11 @@ def create_hub(settings: Settings) -> Hub:
     return Hub(
         settings=settings,
         db=db,
-        client=PeerClient(timeout=settings.forward_timeout),
+        client=PeerClient(
+            timeout=settings.forward_timeout,
+            max_answer_bytes=settings.max_answer_bytes,
+            via_element=via.element(via.pseudonym(settings.base_url)),
+        ),
         callers=CallerCache(db),
         bus=bus,
     )
@@ -90,7 +96,10 @@ def create_app(settings: Settings, *, mounts: Sequence[ModuleMount] = MOUNTS) ->
     app = Starlette(
         routes=version_routes,
         middleware=[
+            # Outermost first: every answer echoes the trace ids, a loop refusal included; a
+            # looping request is refused before its body is even counted.
             Middleware(TraceMiddleware),
+            Middleware(LoopGuardMiddleware, pseudonym=via.pseudonym(settings.base_url)),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         exception_handlers={

@@ -80,3 +80,12 @@ class ForwardTimeout(OcpiError):
 
 class ConnectionProblem(OcpiError):
     status = OcpiStatus.CONNECTION_PROBLEM
+
+
+class AnswerTooLarge(OcpiError):
+    """A peer's answer grew past ``INCAR_MAX_ANSWER_BYTES``: 4003, as an unusable answer.
+
+    Not a ``ConnectionProblem``: the peer was reached, so its status must not change.
+    """
+
+    status = OcpiStatus.CONNECTION_PROBLEM

@@ -71,7 +71,10 @@ def _parse(body: Any) -> dict[str, Any]:
 
 async def _discover(hub: Hub, body: dict[str, Any], legacy: bool) -> PeerVersion:
     peer = await discover(
-        hub.client, versions_url=body["url"], auth=PeerAuth(body["token"], legacy)
+        hub.client,
+        versions_url=body["url"],
+        auth=PeerAuth(body["token"], legacy),
+        hub_url=hub.settings.base_url,
     )
     check_endpoints(peer.endpoints, body["roles"])
     return peer
@@ -170,7 +173,9 @@ async def connect(
     is stored first as a registration token; it becomes the credentials token on success.
     """
     auth = PeerAuth(token_a, legacy_raw_token)
-    peer = await discover(hub.client, versions_url=versions_url, auth=auth)
+    peer = await discover(
+        hub.client, versions_url=versions_url, auth=auth, hub_url=hub.settings.base_url
+    )
     credentials_url = endpoint_url(peer.endpoints, ModuleID.CREDENTIALS, None)
     if credentials_url is None:
         raise UnableToUseClientApi("the peer's version details lack the credentials endpoint")
@@ -186,7 +191,10 @@ async def connect(
     try:
         answer = await _post_credentials(hub, credentials_url, auth, token_b)
         peer = await discover(
-            hub.client, versions_url=answer["url"], auth=PeerAuth(answer["token"], legacy_raw_token)
+            hub.client,
+            versions_url=answer["url"],
+            auth=PeerAuth(answer["token"], legacy_raw_token),
+            hub_url=hub.settings.base_url,
         )
         async with hub.db.transaction() as session:
             stored = await session.get(Platform, platform.id)

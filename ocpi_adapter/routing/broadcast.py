@@ -70,6 +70,7 @@ async def _copy(
                 sender=hub_party(hub), receiver=PartyRef(party.country_code, party.party_id)
             ),
             trace=request.trace,
+            via=request.via,
         )
         if answer.status >= 300:
             log.info("broadcast copy to %s answered HTTP %s", platform.name, answer.status)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from incar.timestamps import parse_timestamp
 from ocpi_adapter.client import PeerAuth, PeerResponse
 from ocpi_adapter.context import Hub
-from ocpi_adapter.errors import ConnectionProblem
+from ocpi_adapter.errors import AnswerTooLarge, ConnectionProblem
 from ocpi_adapter.headers import PartyRef, Routing, Trace
 from ocpi_adapter.hubclientinfo import push as clientinfo
 from ocpi_adapter.platforms import service as platforms
@@ -38,8 +38,10 @@ async def send(
     platform: Platform,
     routing: Routing,
     trace: Trace,
+    via: str | None,
 ) -> PeerResponse:
-    """One hop to a peer: its token, the routing headers given, a fresh X-Request-ID."""
+    """One hop to a peer: its token, the routing headers given, a fresh X-Request-ID, the
+    incoming Via with the hub's element appended."""
     assert platform.outgoing_token is not None
     headers = {**routing.as_headers(), **trace.next_hop().as_headers()}
     try:
@@ -49,9 +51,14 @@ async def send(
             auth=PeerAuth(platform.outgoing_token, platform.legacy_raw_token),
             headers=headers,
             body=body,
+            via=via,
         )
     except ConnectionProblem:
         await mark_unreachable(hub, platform)
+        raise
+    except AnswerTooLarge as error:
+        # Like an answer that is not JSON (below): the peer was reached, its status stays.
+        log.info("%s", error.message)
         raise
     if not _is_json(answer.body):
         # Not an answer the hub can relay as OCPI (check 1): an error page of a proxy, an
@@ -87,14 +94,15 @@ def relay(
     *,
     requester: PartyRef | None,
     responder: PartyRef | None,
-    trace: Trace,
     extra: dict[str, str] | None = None,
 ) -> Response:
-    """The receiver's answer, unchanged, addressed back to the requester."""
+    """The receiver's answer, unchanged, addressed back to the requester.
+
+    The requester's own trace ids are set on it by the TraceMiddleware (never the receiver's).
+    """
     headers = {k: v for k, v in answer.headers.items() if k.lower() in RELAYED}
     headers.setdefault("content-type", "application/json")
     headers.update(Routing(sender=responder, receiver=requester).as_headers())
-    headers.update(trace.as_headers())
     headers.update(extra or {})
     return Response(answer.body, status_code=answer.status, headers=headers)
 
@@ -157,6 +165,7 @@ async def to_party(
         platform=destination.platform,
         routing=Routing(sender=request.sender, receiver=destination.party),
         trace=request.trace,
+        via=request.via,
     )
     extra: dict[str, str] = {}
     if (value := answer.headers.get("link")) is not None:
@@ -186,6 +195,5 @@ async def to_party(
         answer,
         requester=request.sender,
         responder=destination.party,
-        trace=request.trace,
         extra=extra,
     )

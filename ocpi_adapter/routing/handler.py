@@ -142,6 +142,7 @@ def _endpoint(
                 roles=acting,
                 routing=routing,
                 trace=trace,
+                via=request.scope["state"].get("via"),
             )
             if callback is not None:
                 return await _through_callback(hub, routed, callback)
@@ -199,6 +200,7 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
         platform=target,
         routing=Routing(sender=request.sender, receiver=requester),
         trace=Trace(request_id=request.trace.request_id, correlation_id=callback.correlation_id),
+        via=request.via,
     )
     if request.method == "POST" and forward.accepted(answer):
         async with hub.db.transaction(write=True) as session:
@@ -207,7 +209,7 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
                 await request.operation.store(
                     session, request.store_input(receiver=requester, callback_id=callback.id)
                 )
-    return forward.relay(answer, requester=request.sender, responder=requester, trace=request.trace)
+    return forward.relay(answer, requester=request.sender, responder=requester)
 
 
 def mount(routes: ModuleRoutes) -> ModuleMount:

@@ -31,6 +31,7 @@ class RoutedRequest:
     roles: frozenset[Role]  # the sender's roles that may use this interface (never empty)
     routing: Routing  # the headers as sent
     trace: Trace
+    via: str | None  # the Via it came with, kept in front of the hub's own on each hop
 
     @property
     def use(self) -> Use:

@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ocpi_adapter.client import PeerAuth, PeerClient
-from ocpi_adapter.errors import OcpiError, UnableToUseClientApi, UnsupportedVersion
+from ocpi_adapter.errors import (
+    NoMatchingEndpoints,
+    OcpiError,
+    UnableToUseClientApi,
+    UnsupportedVersion,
+)
 from ocpi_adapter.headers import Trace, new_id
 from ocpi_adapter.types import OCPI_VERSION, InterfaceRole, ModuleID
+from ocpi_adapter.urls import under
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +53,18 @@ async def ping(client: PeerClient, *, versions_url: str, auth: PeerAuth) -> None
     await _get_data(client, versions_url, auth, "versions")
 
 
-async def discover(client: PeerClient, *, versions_url: str, auth: PeerAuth) -> PeerVersion:
+def _not_the_hub(url: str, hub_url: str, what: str) -> None:
+    """A peer's URL that leads to the hub itself is no API of the peer's (policy): the hub would
+    call itself, and forward to itself, in a loop. Refused before anything is sent to it."""
+    if under(url, hub_url):
+        raise UnableToUseClientApi(f"the {what} {url} is this hub's own URL, not the platform's")
+
+
+async def discover(
+    client: PeerClient, *, versions_url: str, auth: PeerAuth, hub_url: str
+) -> PeerVersion:
+    """The peer's 2.2.1 endpoints; none of its URLs may lead to ``hub_url`` (the hub's own)."""
+    _not_the_hub(versions_url, hub_url, "versions URL")
     versions = await _get_data(client, versions_url, auth, "versions")
     if not isinstance(versions, list):
         raise UnableToUseClientApi(f"versions at {versions_url} is not a list")
@@ -56,6 +73,7 @@ async def discover(client: PeerClient, *, versions_url: str, auth: PeerAuth) -> 
         offered = ", ".join(str(v.get("version")) for v in versions if isinstance(v, dict))
         raise UnsupportedVersion(f"the peer offers versions [{offered}], not {OCPI_VERSION}")
     details_url = match[0]["url"]
+    _not_the_hub(details_url, hub_url, "version details URL")
     details = _single(await _get_data(client, details_url, auth, "version details"))
     if not isinstance(details, dict) or not isinstance(details.get("endpoints"), list):
         raise UnableToUseClientApi(f"version details at {details_url} have no endpoints list")
@@ -65,6 +83,11 @@ async def discover(client: PeerClient, *, versions_url: str, auth: PeerAuth) -> 
             continue
         identifier, role, url = raw.get("identifier"), raw.get("role"), raw.get("url")
         if isinstance(identifier, str) and isinstance(url, str):
+            if under(url, hub_url):
+                # Not an endpoint of the platform's (3003, as a required one that is missing).
+                raise NoMatchingEndpoints(
+                    f"the {identifier} {role} endpoint {url} is this hub's own URL"
+                )
             endpoints.append({"identifier": identifier, "role": role, "url": url})
     return PeerVersion(version=OCPI_VERSION, details_url=details_url, endpoints=endpoints)
 
