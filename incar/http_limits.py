@@ -19,7 +19,8 @@ client's slowness counts against it.
 One protocol object serves all the requests of a keep-alive connection, pipelined ones
 included; the parser's callbacks say where the connection is (``_BETWEEN``, ``_HEAD``,
 ``_BODY``). Timers are armed after each piece of input is parsed, for the phase it ended in,
-so a request that arrives in one piece (the usual case) arms none of its own.
+so a request that arrives in one piece (the usual case) arms none of its own, and the idle
+deadline is uvicorn's keep-alive timer, taken over: the timer work per request stays uvicorn's.
 """
 
 from __future__ import annotations
@@ -63,8 +64,12 @@ class LimitedConfig(uvicorn.Config):
 
     def __init__(self, app: Any, *, limits: HttpLimits, **options: Any) -> None:
         # No WebSocket protocol: an Upgrade would hand the connection over to a protocol
-        # without these limits, and the hub serves no WebSockets.
-        super().__init__(app, http=LimitedHttpToolsProtocol, ws="none", **options)
+        # without these limits, and the hub serves no WebSockets. uvicorn's keep-alive timer
+        # runs for the idle timeout: the protocol takes it over as its idle deadline.
+        options |= dict(
+            http=LimitedHttpToolsProtocol, ws="none", timeout_keep_alive=limits.idle_timeout
+        )
+        super().__init__(app, **options)
         self.limits = limits
 
 
@@ -97,14 +102,24 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._phase == _CLOSED:
+        # Head bytes are counted before the parser sees them; a complete message resets the
+        # count (on_message_complete). A piece that fits in what is left of the limit (the
+        # usual request, whole in one piece) is parsed at once: even unfinished, its head is
+        # under the limit.
+        if self._phase == _BODY:
+            super().data_received(data)
+        elif self._phase == _CLOSED:
             return
-        self._feed(data)
+        elif self._head_bytes + len(data) < self.limits.max_head_bytes:
+            self._head_bytes += len(data)
+            super().data_received(data)
+        else:
+            self._feed_up_to_limit(data)
         if self._phases_entered != self._timer_phase and self._phase != _CLOSED:
             self._arm()
 
-    def _feed(self, data: bytes) -> None:
-        """Parses ``data``, counting head bytes before the parser sees them.
+    def _feed_up_to_limit(self, data: bytes) -> None:
+        """Parses ``data`` in parts no longer than what is left of the head limit.
 
         A head over the limit is refused once the parser has seen ``max_head_bytes`` of it,
         however much more the client sends. Bytes that follow the end of a body in the same
@@ -114,69 +129,78 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         limit = self.limits.max_head_bytes
         while self._phase <= _HEAD:
             room = limit - self._head_bytes
-            part = data[:room] if len(data) > room else data
+            part = data[:room]
             self._head_bytes += len(part)
             super().data_received(part)
             if self.transport.is_closing():  # the parser refused the input (400)
                 return
-            # A complete message resets the count, so a full count means an unfinished head.
+            # The count is full only if no message completed: the head is not finished.
             if self._phase <= _HEAD and self._head_bytes >= limit:
                 self._refuse_head()
                 return
-            if len(part) == len(data):
-                return
             data = data[len(part) :]
+            if not data:
+                return
         if self._phase == _BODY:
             super().data_received(data)
 
     # --- httptools parser callbacks -------------------------------------------------------
+    # (The phase changes are written out in each: these run for every request.)
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._enter(_HEAD)
+        self._phase = _HEAD
+        self._phases_entered += 1
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self._enter(_BODY)
+        self._phase = _BODY
+        self._phases_entered += 1
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_bytes = 0
-        self._enter(_BETWEEN)
-
-    def _enter(self, phase: int) -> None:
-        self._phase = phase
+        self._phase = _BETWEEN
         self._phases_entered += 1
 
     # --- answers --------------------------------------------------------------------------
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        # With nothing pipelined, uvicorn has just armed its keep-alive timer; the idle
-        # timer replaces it.
-        self._unset_keepalive_if_required()
-        if self._phase == _BETWEEN and not self.transport.is_closing():
-            self._arm()
+        # With nothing pipelined, uvicorn has just armed its keep-alive timer (for the idle
+        # timeout). uvicorn stops it on any byte, so blank lines would hold the connection
+        # for ever; taken over, it is the idle deadline, which only a request's first byte
+        # stops. Taking it over rather than arming another keeps a request's timer work what
+        # uvicorn's is: one timer armed per answer, one cancelled per next request.
+        timer, self.timeout_keep_alive_task = self.timeout_keep_alive_task, None
+        if timer is None:
+            return
+        if self._phase == _BETWEEN:
+            self._disarm()  # (none is armed while an answer is due)
+            self._timer, self._timer_phase = timer, self._phases_entered
+        else:  # the next request is arriving, under its own deadline
+            timer.cancel()
+
+    def timeout_keep_alive_handler(self) -> None:
+        self._expire()  # the taken-over keep-alive timer: the idle deadline
 
     def _answer_due(self) -> bool:
         """Whether the hub still owes this connection an answer (the latest request's is last)."""
         return self.cycle is not None and not self.cycle.response_complete
 
     # --- deadlines ------------------------------------------------------------------------
-    def _timeout(self) -> float | None:
-        """The deadline of the current phase; none while the hub owes the client an answer."""
-        if self._phase == _HEAD:
-            return self.limits.head_timeout
-        if self._phase == _BODY:
-            return self.limits.body_timeout
-        if self._phase == _BETWEEN and not self._answer_due():
-            return self.limits.idle_timeout
-        return None
-
     def _arm(self) -> None:
+        """Arms the deadline of the current phase in place of any other; none while the hub
+        owes the client an answer (the client is waiting, not late)."""
         self._disarm()
         self._timer_phase = self._phases_entered
-        timeout = self._timeout()
-        if timeout is not None:
-            self._timer = self.loop.call_later(timeout, self._expire)
+        if self._phase == _HEAD:
+            timeout = self.limits.head_timeout
+        elif self._phase == _BODY:
+            timeout = self.limits.body_timeout
+        elif self._phase == _BETWEEN and not self._answer_due():
+            timeout = self.limits.idle_timeout
+        else:
+            return
+        self._timer = self.loop.call_later(timeout, self._expire)
 
     def _disarm(self) -> None:
         if self._timer is not None:
