@@ -179,6 +179,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         else:  # the next request is arriving, under its own deadline
             timer.cancel()
 
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn warns twice and advises installing a WebSocket library; the hub has none on
+        # purpose (see LimitedConfig) and answers the request as plain HTTP.
+        log.info("%s: Upgrade not supported; answered as plain HTTP", self._peer())
+
     def timeout_keep_alive_handler(self) -> None:
         self._expire()  # the taken-over keep-alive timer: the idle deadline
 

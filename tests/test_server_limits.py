@@ -249,6 +249,25 @@ async def test_pipelined_requests_on_one_connection_are_all_answered(hub: HubUnd
         assert await until_closed(reader, TIMEOUT + MARGIN) == b""
 
 
+async def test_an_upgrade_stays_plain_http_under_the_limits(
+    hub: HubUnderTest, hub_log: HubLog
+) -> None:
+    # A WebSocket protocol would take the connection over, beyond these limits; the hub has none.
+    upgrade = head(
+        "GET",
+        "/ocpi/versions",
+        "Connection: Upgrade",
+        "Upgrade: websocket",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    )
+    async with connection(hub.url) as (reader, writer):
+        writer.write(upgrade + b"\r\n")
+        assert status(await one_answer(reader)) == 401
+        assert await until_closed(reader, TIMEOUT + MARGIN) == b""
+    assert_one_line(hub_log(), "Upgrade not supported; answered as plain HTTP")
+
+
 async def leave_mid_body(url: str, token: str) -> None:
     """Sends a credentials POST's head and the start of its body, then disconnects."""
     request = head("POST", CREDENTIALS, authorization(token), "Content-Length: 1000")
