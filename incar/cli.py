@@ -50,8 +50,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from incar import server
     from incar.db import migrate
     from ocpi_adapter.app import create_app
 
@@ -64,14 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     # its own failed hops itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-    )
-    return 0
+    return server.run(create_app(settings), settings)
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -16,11 +16,11 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import uvicorn
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from incar.db import Database
+from incar.server import hub_server
 from incar.settings import Settings
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.platforms import service as platforms
@@ -105,9 +105,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
-    )
+    server = hub_server(create_app(settings), settings)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():

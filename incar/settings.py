@@ -44,6 +44,21 @@ def _float(name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _int_at_least(name: str, default: int, minimum: int) -> int:
+    value = _int(name, default)
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _seconds(name: str, default: float) -> float:
+    """A timeout: a positive number of seconds (zero or less would close every connection)."""
+    value = _float(name, default)
+    if not 0 < value < float("inf"):  # NaN fails this too
+        raise SettingsError(f"{name} must be a positive number of seconds, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -62,6 +77,11 @@ class Settings:
     #: A peer's answer the hub reads before it gives up (4003). 16 MiB: a page of 100 Locations
     #: with 50 fully described EVSEs each is about 5 MiB as compact JSON, twice that indented.
     max_answer_bytes: int = 16 * 1_048_576
+    # Limits of the HTTP server (incar/http_limits.py): what a slow or hostile client may hold.
+    max_head_bytes: int = 32_768
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 20.0
     page_limit: int = 100
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
@@ -117,6 +137,11 @@ class Settings:
             still_alive_check_period=_float("INCAR_STILL_ALIVE_CHECK_PERIOD", 30.0),
             max_body_bytes=_int("INCAR_MAX_BODY_BYTES", 1_048_576),
             max_answer_bytes=_positive_int("INCAR_MAX_ANSWER_BYTES", 16 * 1_048_576),
+            # Below 1 KiB even the OCPI headers of an ordinary request would not fit.
+            max_head_bytes=_int_at_least("INCAR_MAX_HEAD_BYTES", 32_768, 1024),
+            head_timeout=_seconds("INCAR_HEAD_TIMEOUT", 10.0),
+            body_timeout=_seconds("INCAR_BODY_TIMEOUT", 30.0),
+            idle_timeout=_seconds("INCAR_IDLE_TIMEOUT", 20.0),
             page_limit=_int("INCAR_PAGE_LIMIT", 100),
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),

@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from incar.db import Database
 from incar.events import attach_factory, create_bus
+from incar.http_limits import CLOSED_BY_SERVER
 from incar.settings import Settings
 from ocpi_adapter import via
 from ocpi_adapter.client import PeerClient
@@ -49,6 +50,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return OcpiResponse(
         status=OcpiStatus.CLIENT_ERROR, message=exc.detail, http_status=exc.status_code
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The connection ended before the request's body did: expected, so one line, no trace.
+
+    Registered for ClientDisconnect itself, so it is handled in Starlette's
+    ExceptionMiddleware and goes no further: the ``Exception`` handler (ServerErrorMiddleware)
+    would log it as unexpected and re-raise it to uvicorn, which logs it again.
+    """
+    assert isinstance(exc, ClientDisconnect)
+    if CLOSED_BY_SERVER not in request.scope.get("state", {}):  # else the server logged why
+        log.info(
+            "%s %s: the client disconnected before its body was complete",
+            request.method,
+            request.url.path,
+        )
+    # Never delivered (the connection is gone); the ASGI cycle still wants an answer.
+    return Response(status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -105,6 +124,7 @@ def create_app(settings: Settings, *, mounts: Sequence[ModuleMount] = MOUNTS) ->
         exception_handlers={
             OcpiError: _ocpi_error,
             HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
         lifespan=lifespan,

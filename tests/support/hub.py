@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
+from incar.server import hub_config
 from incar.settings import Settings
 from ocpi_adapter.app import create_app
 from ocpi_adapter.context import Hub
@@ -81,5 +84,9 @@ async def running_hub(**overrides: Any) -> AsyncIterator[HubUnderTest]:
             holder["app"] = app
             return app
 
-        async with serve(make) as running:
+        def configure(app: ASGIApp) -> uvicorn.Config:
+            # The hub's own server and limits, as `incar serve` runs them, on the test's loop.
+            return hub_config(app, settings, lifespan="on", loop="none")
+
+        async with serve(make, configure=configure) as running:
             yield HubUnderTest(url=running.url, app=holder["app"], settings=holder["settings"])

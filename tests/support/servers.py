@@ -25,16 +25,25 @@ class Running:
     server: uvicorn.Server
 
 
+def plain_config(app: ASGIApp) -> uvicorn.Config:
+    """uvicorn as it comes (the peers): no limits of the hub's."""
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", loop="none")
+
+
 @contextlib.asynccontextmanager
-async def serve(make_app: Callable[[str], ASGIApp]) -> AsyncIterator[Running]:
-    """Serves ``make_app(base_url)`` until the block ends; the app learns its URL first."""
+async def serve(
+    make_app: Callable[[str], ASGIApp],
+    *,
+    configure: Callable[[ASGIApp], uvicorn.Config] = plain_config,
+) -> AsyncIterator[Running]:
+    """Serves ``make_app(base_url)`` until the block ends; the app learns its URL first.
+
+    ``configure`` makes uvicorn's configuration of the app (the hub's: ``incar.server``).
+    """
     sock = bind()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(
-        make_app(url), log_level="warning", access_log=False, lifespan="on", loop="none"
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(configure(make_app(url)))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:
