@@ -102,16 +102,6 @@ async def report_progress(simulation: Simulation, every: float = 10.0) -> None:
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     from ocpi_adapter.app import create_app
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    server = hub_server(create_app(settings), settings)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            return 1
-        await asyncio.sleep(0.05)
-    print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
     db = Database(settings.database_url)
     try:
         parties = await onboard_simulated(
@@ -121,6 +111,18 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     simulation = simulation_from(args, settings.versions_url, parties, start_time=start)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    # The hub keeps the simulated time: the parties' timestamps run ahead of the wall clock by
+    # design, and the hub bounds last_updated by its own clock (INCAR_MAX_CLOCK_SKEW).
+    server = hub_server(create_app(settings, clock=simulation.clock.peek), settings)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            return 1
+        await asyncio.sleep(0.05)
+    print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
     try:
         await simulation.start()
         for platform in simulation.platforms:

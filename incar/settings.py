@@ -82,6 +82,9 @@ class Settings:
     head_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 20.0
+    #: How far ahead of the hub's clock a last_updated may be (a wrong clock or a poisoned
+    #: stamp would otherwise make every later update of the object stale).
+    max_clock_skew: float = 300.0
     page_limit: int = 100
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
@@ -142,6 +145,7 @@ class Settings:
             head_timeout=_seconds("INCAR_HEAD_TIMEOUT", 10.0),
             body_timeout=_seconds("INCAR_BODY_TIMEOUT", 30.0),
             idle_timeout=_seconds("INCAR_IDLE_TIMEOUT", 20.0),
+            max_clock_skew=_seconds("INCAR_MAX_CLOCK_SKEW", 300.0),
             page_limit=_int("INCAR_PAGE_LIMIT", 100),
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+from incar.columns import utcnow
 from incar.db import Database
 from incar.events import EventBus
 from incar.settings import Settings
@@ -24,7 +26,14 @@ class Hub:
     client: PeerClient
     callers: CallerCache
     bus: EventBus
+    #: The hub's clock: the wall clock, or a simulated one in the demo (whose parties' clock
+    #: runs ahead by design). It bounds the last_updated the hub accepts.
+    clock: Callable[[], datetime] = utcnow
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def horizon(self) -> datetime:
+        """The latest last_updated the hub accepts now (INCAR_MAX_CLOCK_SKEW ahead)."""
+        return self.clock() + timedelta(seconds=self.settings.max_clock_skew)
 
     @property
     def base_url(self) -> str:

@@ -8,9 +8,8 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from incar.timestamps import parse_timestamp
+from ocpi_adapter import query as query_params
 from ocpi_adapter.envelope import page_headers
-from ocpi_adapter.errors import InvalidParameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,32 +23,15 @@ class PageRequest:
 
     @classmethod
     def parse(cls, query: QueryParams, *, max_limit: int) -> PageRequest:
-        def when(name: str) -> datetime | None:
-            value = query.get(name)
-            if value is None or value == "":
-                return None
-            try:
-                return parse_timestamp(value)
-            except ValueError:
-                raise InvalidParameters(f"{name} is not an OCPI DateTime: {value!r}") from None
-
-        def count(name: str, default: int) -> int:
-            value = query.get(name)
-            if value is None or value == "":
-                return default
-            if not value.isdigit():
-                raise InvalidParameters(f"{name} must be a non-negative integer, got {value!r}")
-            return int(value)
-
-        limit = count("limit", max_limit)
+        limit = query_params.count(query, "limit", default=max_limit, maximum=10**10)
         return cls(
-            date_from=when("date_from"),
-            date_to=when("date_to"),
-            offset=count("offset", 0),
+            date_from=query_params.moment(query, "date_from"),
+            date_to=query_params.moment(query, "date_to"),
+            offset=query_params.count(query, "offset", default=0, maximum=query_params.MAX_OFFSET),
             # The server may lower the limit; X-Limit then tells the client the maximum.
             limit=min(limit, max_limit) if limit > 0 else max_limit,
-            raw_date_from=query.get("date_from") or None,
-            raw_date_to=query.get("date_to") or None,
+            raw_date_from=query_params.single(query, "date_from"),
+            raw_date_to=query_params.single(query, "date_to"),
         )
 
     def headers(self, *, url: str, total: int, returned: int, max_limit: int) -> dict[str, str]:

@@ -30,6 +30,13 @@ class SimClock:
         self._last = max(self._last + timedelta(milliseconds=1), moment)
         return self._last
 
+    def peek(self) -> datetime:
+        """The simulated moment now, without moving the clock (the demo hub's own clock)."""
+        return max(
+            self._last,
+            self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed),
+        )
+
     def real_seconds(self, sim_seconds: float) -> float:
         return max(0.0, sim_seconds / self.speed)
 

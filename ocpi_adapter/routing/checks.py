@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import QueryParams
 
+from incar.timestamps import format_timestamp, parse_timestamp
+from ocpi_adapter import query as query_params
 from ocpi_adapter import roles
 from ocpi_adapter.errors import InvalidParameters, OcpiError
 from ocpi_adapter.headers import PartyRef, Routing
@@ -131,3 +135,43 @@ async def customer_session(
             f"session {session_id} of {destination.party} is not a session of "
             f"{request.sender}'s customers: only its eMSP may send its charging preferences"
         )
+
+
+def check_query(operation: Operation, query: QueryParams) -> None:
+    """The query parameters the hub reads itself are valid before anything is routed."""
+    if "token_uid" in operation.segments_params:
+        query_params.token_type(query)
+    if operation.response_url == "query":
+        query_params.response_url(query)
+
+
+def clock_problem(body: Any, horizon: datetime) -> OcpiError | None:
+    """A last_updated (at any depth: a Location's EVSEs and Connectors have their own) more
+    than INCAR_MAX_CLOCK_SKEW ahead of the hub's clock: hub policy, since such a stamp would
+    make every real update of the object stale until that moment."""
+    for stamp in _stamps(body):
+        try:
+            moment = parse_timestamp(stamp)
+        except ValueError:
+            continue  # not a DateTime: validation says so, or transparent mode relays it
+        if moment > horizon:
+            return InvalidParameters(
+                f"last_updated {stamp} is ahead of the hub's clock by more than the skew it "
+                f"accepts (until {format_timestamp(horizon)})"
+            )
+    return None
+
+
+def _stamps(value: Any) -> list[str]:
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            stamp = item.get("last_updated")
+            if isinstance(stamp, str):
+                found.append(stamp)
+            pending.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            pending.extend(v for v in item if isinstance(v, dict | list))
+    return found

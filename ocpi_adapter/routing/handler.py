@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import unquote
 
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ocpi_adapter import paths
 from ocpi_adapter.auth import authenticate, hub_of
 from ocpi_adapter.body import parse_json
 from ocpi_adapter.context import Hub
@@ -32,9 +33,7 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 def _match(
     routes: ModuleRoutes, interface: InterfaceRole, method: str, suffix: str
 ) -> tuple[Operation, dict[str, str]]:
-    # Split the raw path on "/", then percent-decode each segment: an id "A|1" arrives as
-    # "A%7C1" and is the same id as in the body and in what the hub stores (check 60).
-    parts = tuple(unquote(p) for p in suffix.strip("/").split("/")) if suffix.strip("/") else ()
+    parts = paths.segments(suffix)
     allowed = []
     for operation in routes.operations:
         if operation.interface is not interface:
@@ -43,6 +42,7 @@ def _match(
         if params is None:
             continue
         if operation.method == method:
+            paths.check_ids(params)
             return operation, params
         allowed.append(operation.method)
     if allowed:
@@ -89,6 +89,7 @@ def _endpoint(
             requester = routing.sender
             suffix, query_string = _raw_suffix(request, prefix)
             operation, params = _match(routes, interface, request.method, suffix)
+            checks.check_query(operation, request.query_params)
             raw = await request.body() if request.method in WITH_BODY else b""
             body = (
                 parse_json(raw)
@@ -123,7 +124,9 @@ def _endpoint(
             )
             checks.check_owner_in_url(operation, params, sender)
             checks.check_owner_in_body(operation, body, sender)
-            problem = checks.body_problem(operation, params, body)
+            problem = checks.body_problem(operation, params, body) or checks.clock_problem(
+                body, hub.horizon()
+            )
             if problem is not None and hub.settings.validation == "validating":
                 raise problem
             routed = RoutedRequest(
@@ -212,6 +215,16 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
     return forward.relay(answer, requester=request.sender, responder=requester)
 
 
+class _AnySuffix(PathConvertor):
+    """Starlette's ``path``, but a control character (an encoded line feed) matches as well,
+    so that the path's own check refuses it in OCPI's terms (2001), not the router (404)."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("anysuffix", _AnySuffix())
+
+
 def mount(routes: ModuleRoutes) -> ModuleMount:
     """The hub endpoints and Starlette routes of one functional module (STYLE 7)."""
     endpoints = []
@@ -221,5 +234,5 @@ def mount(routes: ModuleRoutes) -> ModuleMount:
         endpoints.append(HubEndpoint(routes.module, interface, path))
         endpoint = _endpoint(routes, interface)
         starlette_routes.append(Route(f"/{path}", endpoint, methods=METHODS))
-        starlette_routes.append(Route(f"/{path}/{{suffix:path}}", endpoint, methods=METHODS))
+        starlette_routes.append(Route(f"/{path}/{{suffix:anysuffix}}", endpoint, methods=METHODS))
     return ModuleMount(endpoints=tuple(endpoints), routes=tuple(starlette_routes))

@@ -73,6 +73,11 @@ class Operation:
         object.__setattr__(self, "segments", tuple(s for s in self.pattern.split("/") if s))
 
     @property
+    def segments_params(self) -> frozenset[str]:
+        """The names of the path's parameters ("token_uid", ...)."""
+        return frozenset(s[1:-1] for s in self.segments if s.startswith("{"))
+
+    @property
     def client_owned(self) -> bool:
         return self.segments[:2] == ("{country_code}", "{party_id}")
 

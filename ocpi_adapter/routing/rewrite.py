@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ocpi_adapter import query as query_params
 from ocpi_adapter.context import Hub
 from ocpi_adapter.envelope import dumps
 from ocpi_adapter.errors import InvalidParameters
@@ -57,7 +58,7 @@ async def outgoing(
     original = (
         request.body.get("response_url")
         if where == "body" and isinstance(request.body, dict)
-        else request.query.get("response_url")
+        else query_params.response_url(request.query)
     )
     if not isinstance(original, str) or not original:
         raise InvalidParameters("response_url is required")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.documents import Page
+from ocpi_adapter import query as query_params
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.routing.operations import StoreInput
@@ -21,7 +22,7 @@ async def patch(session: AsyncSession, data: StoreInput) -> None:
         country_code=data.params["country_code"],
         party_id=data.params["party_id"],
         uid=data.params["token_uid"],
-        token_type=data.query.get("type") or "RFID",
+        token_type=query_params.token_type(data.query),
         patch=data.body,
     )
 

@@ -1,0 +1,35 @@
+"""``incar demo`` as a user runs it: the hub and simulated parties on the Helsinki map.
+
+Its simulated clock runs far ahead of the wall clock (speed 3600: an hour a second), and the
+hub bounds the last_updated it accepts by its own clock: the demo's hub keeps the simulated
+time, so nothing the parties push is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.support.databases import fresh_database
+from tests.support.hub_process import free_port, incar_env, run_incar
+
+
+async def test_the_demo_runs_ahead_of_the_wall_clock_and_nothing_is_refused(
+    tmp_path: Path,
+) -> None:
+    async with fresh_database() as database_url:
+        env = incar_env(database_url, tmp_path, free_port(), INCAR_MAX_CLOCK_SKEW="60")
+        done = await run_incar(
+            "demo", "--cpos", "1", "--emsps", "1", "--speed", "3600", "--duration", "21", env=env
+        )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stdout + done.stderr
+    progress = re.findall(
+        r"(\d+) EVSE status changes, (\d+) sessions, (\d+) CDRs, (\d+) command results, "
+        r"(\d+) failed pushes",
+        done.stdout,
+    )
+    assert progress, done.stdout
+    changes, sessions, _, _, failed = (int(n) for n in progress[-1])
+    assert failed == 0, done.stdout
+    assert changes > 0 and sessions > 0, done.stdout
