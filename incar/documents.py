@@ -102,7 +102,7 @@ async def upsert[D: Document](
 
     Raises ``exactjson.TooDeep`` (nothing stored) if ``data`` nests deeper than the limit.
     """
-    storable(data)
+    data = storable(data)
     row = await find(session, table, key=key, for_update=True)
     if row is None:
         row = table(**key, last_updated=last_updated, data=data, **(extra or {}))
@@ -119,11 +119,12 @@ async def upsert[D: Document](
     return Outcome.UPDATED, row
 
 
-def storable(data: dict[str, Any]) -> None:
-    """Raises ``exactjson.TooDeep`` if ``data`` nests deeper than a stored document may: what
-    the hub stores, it must be able to serve (a body within the limit can still make a deeper
-    document when merged into one an older version stored)."""
-    exactjson.check_depth(data)
+def storable(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as it will be stored, with its exact text; raises ``exactjson.TooDeep`` if it
+    nests deeper than a stored document may: what the hub stores, it must be able to serve (a
+    body within the limit can still make a deeper document when merged into one an older
+    version stored)."""
+    return exactjson.storable(data)
 
 
 async def page(

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import orjson
 
+from incar.exactjson.depth import MAX_DEPTH, TooDeep, check_depth
 from incar.exactjson.values import ExactInt, ExactObject, Number, fits_64_bits
 
 _OPTIONS: Final = orjson.OPT_PASSTHROUGH_SUBCLASS  # int, str, dict, list subclasses: _exact
@@ -47,6 +48,29 @@ def dumps_text(value: Any) -> str:
     if isinstance(value, ExactObject):
         return value.text
     return orjson.dumps(value, default=_exact, option=_OPTIONS).decode()
+
+
+def storable(value: dict[str, Any], limit: int = MAX_DEPTH) -> ExactObject:
+    """``value`` with the exact text it is to be stored as; raises TooDeep beyond ``limit``.
+
+    A composed value is written here, once, and its depth is walked only if its text has more
+    opening brackets than the limit (a bound of the depth that is cheap to count): a Location
+    with a few EVSEs, PATCHed on the hub's hottest path, is not walked.
+    """
+    if isinstance(value, ExactObject):
+        if value.depth is None:
+            check_depth(value, limit)
+        elif value.depth > limit:
+            raise TooDeep(value.depth, limit)
+        return value
+    try:
+        text = dumps_text(value)
+    except orjson.JSONEncodeError:
+        check_depth(value, limit)  # orjson writes no more than 254 levels: TooDeep, then
+        raise
+    if text.count("{") + text.count("[") > limit:
+        check_depth(value, limit)
+    return ExactObject(value, text)
 
 
 def verbatim(text: str) -> orjson.Fragment:

@@ -108,3 +108,21 @@ def test_events_carry_the_parsers_numbers_as_plain_values() -> None:
     encoded = Event(topic="t", payload=dict(value)).to_json()
     payload = Event.from_json(encoded).payload
     assert payload == {"kwh": 1.5, "big": 1.2345678901234568e29, "z": 0, "x": None}
+
+
+def test_a_composed_document_is_written_once_and_its_depth_checked() -> None:
+    composed = {"a": [1.0, parse(b'{"x": 1.50}')], "b": "[[[[{{{{"}  # brackets in a string
+    stored = exactjson.storable(composed, limit=3)
+    assert isinstance(stored, ExactObject)
+    assert stored.text == '{"a":[1.0,{"x":1.50}],"b":"[[[[{{{{"}'
+    with pytest.raises(TooDeep):
+        exactjson.storable({"a": [[{}]]}, limit=3)
+    body = parse(b'{"a": [[1]]}')
+    assert exactjson.storable(body, limit=3) is body  # a body is stored as it came
+    with pytest.raises(TooDeep):
+        exactjson.storable(body, limit=2)
+    deeper_than_orjson_writes: Any = []
+    for _ in range(300):
+        deeper_than_orjson_writes = [deeper_than_orjson_writes]
+    with pytest.raises(TooDeep):
+        exactjson.storable({"a": deeper_than_orjson_writes})
