@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from starlette.responses import Response
 
 from incar import exactjson
 from incar.exactjson import MAX_DEPTH
@@ -477,3 +478,32 @@ async def test_a_too_deep_document_of_an_older_version_does_not_break_get_all(
         assert (http, answer["status_code"]) == (200, 2001), answer
         assert "would nest 301 levels deep" in answer["status_message"], answer
     assert in_list(text.encode(), await n.listed("locations"))  # unchanged
+
+
+async def test_a_command_answer_deeper_than_the_limit_is_relayed(nets: dict[str, Net]) -> None:
+    """The CPO's answer is relayed byte for byte; the command log, written like every JSON
+    column, does not keep an answer nested deeper than a stored document may."""
+    n = nets["validating"]
+    answer = json.dumps(
+        {
+            "status_code": 1000,
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {"result": "ACCEPTED", "timeout": 30, "x_deep": nested(300)},
+        }
+    ).encode()
+    n.cpo.on(
+        "POST",
+        "/commands/receiver/START_SESSION",
+        lambda _: Response(answer, media_type="application/json"),
+    )
+    start = {
+        "response_url": f"{n.emsp.url}/commands/sender/results/deep",
+        "token": token(*EMSP, "XU1"),
+        "location_id": "XB1",
+        "evse_uid": "XB1-E1",
+    }
+    relayed = await n.push(
+        n.emsp, "POST", "commands/receiver/START_SESSION", orjson.dumps(start), to=CPO
+    )
+    assert relayed.status_code == 200
+    assert relayed.content == answer
