@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from incar import exactjson
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -36,17 +38,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    # Every JSON column is written by the exact writer: a value parsed from a body (a command,
+    # business details) keeps its numbers' literals, and one Python's json would write as
+    # Infinity (1E400), which is not JSON, stays what was sent.
+    json_serializer = exactjson.dumps_text
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, json_serializer=json_serializer)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # At most 30 connections, as before (10 kept + 20 overflow), but all of them are kept: under
     # load an overflow connection was closed on return and opened again for the next request
     # (a new PostgreSQL backend each time).
-    return create_async_engine(url, pool_size=30, max_overflow=0, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=30, max_overflow=0, pool_pre_ping=True, json_serializer=json_serializer
+    )
 
 
 class Database:

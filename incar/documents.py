@@ -1,9 +1,11 @@
 """OCPI objects kept as the owner sent them, with a few indexed columns.
 
-The hub serves these back in GET All and the graph is built on them, so the JSON is stored
-untouched (the owner's ``last_updated`` included); the columns exist to find and page them.
-Several contexts keep documents (locations, tariffs, sessions, tokens, CDRs): the table shape
-and the upsert/page rules live here, once.
+The hub serves these back in GET All and the graph is built on them, so a pushed object is
+stored as its exact text (the owner's ``last_updated`` included) and served as that text; the
+columns exist to find and page them. Services read ``data`` as a dict (an ``ExactObject``); a
+document they compose (a merged PATCH) is written by the exact writer, and never deeper than
+``exactjson.MAX_DEPTH``. Several contexts keep documents (locations, tariffs, sessions, tokens,
+CDRs): the table shape and the upsert/page rules live here, once.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Text, cast, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col, select
 
-from incar.columns import Json, UtcDateTime
+from incar import exactjson
+from incar.columns import ExactJson, UtcDateTime
 
 
 class Document(SQLModel):
@@ -29,7 +32,7 @@ class Document(SQLModel):
     party_id: str = Field(max_length=3, index=True)
     object_id: str = Field(max_length=36, index=True)
     last_updated: datetime = Field(sa_type=UtcDateTime, index=True)
-    data: dict[str, Any] = Field(sa_type=Json)
+    data: dict[str, Any] = Field(sa_type=ExactJson)
 
 
 class Outcome(StrEnum):
@@ -40,7 +43,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    items: list[dict[str, Any]]
+    items: list[str]  # each document's JSON text, exactly as stored
     total: int
 
 
@@ -95,7 +98,11 @@ async def upsert[D: Document](
     data: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> tuple[Outcome, D]:
-    """Stores ``data`` unless what is stored is newer (last_updated decides, never the clock)."""
+    """Stores ``data`` unless what is stored is newer (last_updated decides, never the clock).
+
+    Raises ``exactjson.TooDeep`` (nothing stored) if ``data`` nests deeper than the limit.
+    """
+    data = storable(data)
     row = await find(session, table, key=key, for_update=True)
     if row is None:
         row = table(**key, last_updated=last_updated, data=data, **(extra or {}))
@@ -110,6 +117,14 @@ async def upsert[D: Document](
         setattr(row, column, value)
     await session.flush()
     return Outcome.UPDATED, row
+
+
+def storable(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as it will be stored, with its exact text; raises ``exactjson.TooDeep`` if it
+    nests deeper than a stored document may: what the hub stores, it must be able to serve (a
+    body within the limit can still make a deeper document when merged into one an older
+    version stored)."""
+    return exactjson.storable(data)
 
 
 async def page(
@@ -131,8 +146,9 @@ async def page(
     total = (
         await session.execute(select(func.count()).select_from(table).where(*conditions))
     ).scalar_one()
+    # The stored text, unparsed: GET All puts it into the page as it is.
     rows = await session.execute(
-        select(col(table.data))
+        select(cast(col(table.data), Text))
         .where(*conditions)
         .order_by(col(table.pk))
         .offset(offset)

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any, Final
 
-import orjson
 from starlette.responses import Response
 
+from incar import exactjson
 from incar.timestamps import format_timestamp
 
 
@@ -53,7 +53,9 @@ def envelope(
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value)
+    """The exact writer: numbers parsed from a body keep their literals, stored texts put in
+    with ``exactjson.verbatim`` are written as they are."""
+    return exactjson.dumps(value)
 
 
 class OcpiResponse(Response):

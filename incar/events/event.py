@@ -16,6 +16,8 @@ from uuid import uuid4
 
 import orjson
 
+from incar import exactjson
+
 # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more (server encoding UTF-8).
 MAX_EVENT_BYTES = 7999
 
@@ -58,8 +60,12 @@ class Event:
             object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
 
     def to_json(self) -> bytes:
-        """Raises TypeError (orjson.JSONEncodeError) if the payload is not JSON-safe."""
-        return orjson.dumps(
+        """Raises TypeError (orjson.JSONEncodeError) if the payload is not JSON-safe.
+
+        A number read from a document by the exact parser (a Session's ``kwh``) is written as
+        its value: its float (null if not finite, as ``1E400``) or its int.
+        """
+        return exactjson.dumps_plain(
             {
                 "id": self.id,
                 "topic": self.topic,

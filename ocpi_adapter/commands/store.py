@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incar import exactjson
 from ocpi_adapter.routing.operations import StoreInput
 from subgraphs.sessions import service as sessions
 
@@ -26,7 +27,13 @@ def requested(command: str) -> Any:
 
 
 async def responded(session: AsyncSession, data: StoreInput, answer: Any) -> None:
-    if data.callback_id is not None and isinstance(answer, dict):
+    # The CPO's answer did not pass the body parser: one nested deeper than the hub stores
+    # anything is relayed, not logged (the hub writes nothing deeper than it accepts).
+    if (
+        data.callback_id is not None
+        and isinstance(answer, dict)
+        and exactjson.depth(answer) <= exactjson.MAX_DEPTH
+    ):
         await sessions.record_command_answer(session, command_id=data.callback_id, response=answer)
 
 

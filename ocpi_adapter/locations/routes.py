@@ -11,6 +11,9 @@ SENDER, RECEIVER = InterfaceRole.SENDER, InterfaceRole.RECEIVER
 LOCATION = "{country_code}/{party_id}/{location_id}"
 EVSE = LOCATION + "/{evse_uid}"
 CONNECTOR = EVSE + "/{connector_id}"
+# Where a child is kept in its Location document: location.evses[i] is 2 levels inside it,
+# location.evses[i].connectors[j] 4 (each list and object a level).
+EVSE_LEVEL, CONNECTOR_LEVEL = 2, 4
 
 ROUTES = ModuleRoutes(
     module=ModuleID.LOCATIONS,
@@ -36,6 +39,7 @@ ROUTES = ModuleRoutes(
             "PUT",
             EVSE,
             body=ObjectKind.EVSE,
+            stored_at=EVSE_LEVEL,
             id_field="uid",
             broadcast=True,
             store=store.put_evse,
@@ -45,6 +49,7 @@ ROUTES = ModuleRoutes(
             "PUT",
             CONNECTOR,
             body=ObjectKind.CONNECTOR,
+            stored_at=CONNECTOR_LEVEL,
             id_field="id",
             broadcast=True,
             store=store.put_connector,
@@ -63,6 +68,7 @@ ROUTES = ModuleRoutes(
             "PATCH",
             EVSE,
             body=ObjectKind.EVSE_PATCH,
+            stored_at=EVSE_LEVEL,
             id_field="uid",
             broadcast=True,
             store=store.patch_evse,
@@ -72,6 +78,7 @@ ROUTES = ModuleRoutes(
             "PATCH",
             CONNECTOR,
             body=ObjectKind.CONNECTOR_PATCH,
+            stored_at=CONNECTOR_LEVEL,
             id_field="id",
             broadcast=True,
             store=store.patch_connector,

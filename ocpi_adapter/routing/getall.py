@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from incar import exactjson
 from ocpi_adapter.context import Hub
 from ocpi_adapter.envelope import OcpiResponse
 from ocpi_adapter.headers import Routing
@@ -27,4 +28,6 @@ async def serve(hub: Hub, request: RoutedRequest) -> Response:
         max_limit=limit,
     )
     headers.update(Routing(sender=hub_party(hub), receiver=request.sender).as_headers())
-    return OcpiResponse(page.items, headers=headers)
+    # Each object is its stored text, spliced in as it is: what the owner pushed, byte for byte,
+    # and never parsed or written again (so no document can make a page fail to serialise).
+    return OcpiResponse([exactjson.verbatim(text) for text in page.items], headers=headers)

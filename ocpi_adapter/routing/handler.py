@@ -9,12 +9,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from incar import exactjson
 from ocpi_adapter import paths
 from ocpi_adapter.auth import authenticate, hub_of
 from ocpi_adapter.body import parse_json
 from ocpi_adapter.context import Hub
 from ocpi_adapter.envelope import OcpiResponse, OcpiStatus
-from ocpi_adapter.errors import ConnectionProblem, MethodNotAllowed, NotFound, OcpiError
+from ocpi_adapter.errors import (
+    ConnectionProblem,
+    InvalidParameters,
+    MethodNotAllowed,
+    NotFound,
+    OcpiError,
+)
 from ocpi_adapter.headers import PartyRef, Routing, Trace
 from ocpi_adapter.platforms.models import Platform
 from ocpi_adapter.registry import HubEndpoint, ModuleMount
@@ -92,7 +99,7 @@ def _endpoint(
             checks.check_query(operation, request.query_params)
             raw = await request.body() if request.method in WITH_BODY else b""
             body = (
-                parse_json(raw)
+                parse_json(raw, stored_at=operation.stored_at)
                 if request.method in WITH_BODY and (raw.strip() or not operation.body_optional)
                 else None
             )
@@ -166,13 +173,21 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
         if destination.kind is Kind.PARTY:
             outgoing = await rewrite.outgoing(hub, session, request, destination)
         if store is not None and destination.kind is not Kind.GET_ALL:
-            await store(
-                session,
-                request.store_input(
-                    receiver=destination.party,
-                    callback_id=outgoing.callback_id if outgoing else None,
-                ),
-            )
+            try:
+                await store(
+                    session,
+                    request.store_input(
+                        receiver=destination.party,
+                        callback_id=outgoing.callback_id if outgoing else None,
+                    ),
+                )
+            except exactjson.TooDeep as error:
+                # A PATCH merged into an object an older version stored deeper than the limit:
+                # the result could not be served, so it is refused before anything is sent.
+                raise InvalidParameters(
+                    f"body: with this change the stored object would nest {error.depth} levels "
+                    f"deep, more than the {error.limit} a stored document may (hub policy)"
+                ) from None
     # Committed: what the hub stored, and any hub URL it hands out, survive a restart from here.
     if destination.kind is Kind.GET_ALL:
         return await getall.serve(hub, request)

@@ -54,6 +54,7 @@ class Operation:
     method: str
     pattern: str
     body: ObjectKind | None = None
+    stored_at: int = 0  # levels inside the stored document the body is kept (an EVSE: 2)
     body_optional: bool = False  # e.g. an authorize without LocationReferences
     id_field: str | None = None  # body field that must equal the URL's last parameter
     broadcast: bool = False  # may be pushed with TO = hub

@@ -19,6 +19,7 @@ TOPIC_CDR = "accounting.cdr"
 
 async def add_cdr(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     """Stores a new CDR; a second CDR with the same id is kept out (STALE), never overwritten."""
+    data = documents.storable(data)
     key = documents.key(data["country_code"], data["party_id"], data["id"])
     if await documents.find(session, Cdr, key=key) is not None:
         return Outcome.STALE
