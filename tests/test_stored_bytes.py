@@ -290,7 +290,7 @@ DUPLICATES: dict[str, tuple[str, str, str, bytes, Any, str]] = {
         "cpo",
         "PATCH",
         "locations/receiver/NL/CPA/XB1/XB1-E1",
-        b'{"status":"CHARGING","status":"CHARGING","last_updated":"2027-01-01T00:00:00Z"}',
+        b'{"status":"CHARGING","status":"CHARGING","last_updated":"2026-06-01T00:00:00Z"}',
         "hub",
         "status",
     ),
@@ -469,9 +469,9 @@ async def test_a_too_deep_document_of_an_older_version_does_not_break_get_all(
     assert {"XOLD", "XB1"} <= {item["id"] for item in page.json()["data"]}
 
     for path, patch in {
-        "locations/receiver/NL/CPA/XOLD": b'{"name":"x","last_updated":"2027-01-01T00:00:00Z"}',
+        "locations/receiver/NL/CPA/XOLD": b'{"name":"x","last_updated":"2026-06-01T00:00:00Z"}',
         "locations/receiver/NL/CPA/XOLD/XOLD-E1": (
-            b'{"status":"CHARGING","last_updated":"2027-01-01T00:00:00Z"}'
+            b'{"status":"CHARGING","last_updated":"2026-06-01T00:00:00Z"}'
         ),
     }.items():
         http, answer = await refused(n, "cpo", "PATCH", path, patch, to="hub")
