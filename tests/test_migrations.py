@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 
 import incar.models  # noqa: F401  (every table on SQLModel.metadata)
 from incar.columns import UtcDateTime
-from incar.db import Database, alembic_config
+from incar.db import Database, alembic_config, is_sqlite
 from tests.support.databases import fresh_database
 
 
@@ -100,3 +100,56 @@ def _json(value: Any) -> Any:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+async def test_0003_voids_stamps_no_clock_makes_and_keeps_the_rest_of_the_text() -> None:
+    poisoned = (
+        '{"id": "L1",  "x": 1.50, "evses": [{"uid": "E1", "last_updated": '
+        '"9999-12-31T00:00:00Z"}, {"uid": "E2", "last_updated": "2026-01-01T00:00:00Z"}], '
+        '"last_updated": "9999-12-31T23:59:59.999Z"}'
+    )
+    healthy = '{"id": "L2", "last_updated": "2026-01-01T00:00:00Z"}'
+    async with fresh_database() as url:
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0002")
+        db = Database(url)
+        try:
+            async with db.transaction() as session:
+                for object_id, stamp, text_ in (
+                    ("L1", day(1).replace(year=9999), poisoned),
+                    ("L2", day(1), healthy),
+                ):
+                    await session.execute(
+                        sa.text(
+                            "INSERT INTO location (country_code, party_id, object_id, "
+                            "last_updated, data) VALUES ('NL', 'CPO', :object_id, :stamp, "
+                            + ("CAST(:data AS JSON))" if not is_sqlite(url) else ":data)")
+                        ).bindparams(bindparam("stamp", type_=UtcDateTime())),
+                        {"object_id": object_id, "stamp": stamp, "data": text_},
+                    )
+        finally:
+            await db.dispose()
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        db = Database(url)
+        try:
+            async with db.transaction() as session:
+                rows = (
+                    await session.execute(
+                        sa.text(
+                            "SELECT object_id, last_updated, CAST(data AS TEXT) FROM location "
+                            "ORDER BY object_id"
+                        ).columns(
+                            sa.column("object_id"),
+                            sa.column("last_updated", UtcDateTime()),
+                            sa.column("data", sa.Text()),
+                        )
+                    )
+                ).all()
+        finally:
+            await db.dispose()
+    (l1_key, l1_stamp, l1_text), (l2_key, l2_stamp, l2_text) = rows
+    assert (l1_key, l2_key) == ("L1", "L2")
+    assert l1_stamp == datetime(1970, 1, 1, tzinfo=UTC)
+    assert l1_text == poisoned.replace("9999-12-31T00:00:00Z", "1970-01-01T00:00:00Z").replace(
+        "9999-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z"
+    )
+    assert (l2_stamp, l2_text) == (day(1), healthy)
