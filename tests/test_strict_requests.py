@@ -278,3 +278,30 @@ async def test_a_stamp_within_the_skew_is_accepted_and_later_updates_still_win()
         assert [(i["id"], i["name"]) for i in items] == [("L8", "second")]
         sent = [orjson.loads(r.body)["name"] for r in emsp.requests("PUT", "/locations/")]
         assert sent == ["first", "second"]
+
+
+async def test_ids_of_one_owner_that_differ_in_case_are_one_object() -> None:
+    """CiString: "loc9" and "LOC9" of one owner are one object, its children too."""
+    async with (
+        running_hub() as hub,
+        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
+        running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp,
+    ):
+        await register_all(hub, cpo, emsp)
+        receiver = hub.endpoint("locations", "receiver")
+        first = location(*CPO, "loc9", last_updated="2026-01-01T00:00:00Z")
+        second = location(*CPO, "LOC9", last_updated="2026-01-02T00:00:00Z", name="second")
+        for path, body in (("nl/cpa/loc9", first), ("NL/CPA/LOC9", second)):
+            answer = await cpo.call("PUT", f"{receiver}/{path}", to=hub_party(hub), json=body)
+            assert assert_envelope(answer)["status_code"] == 1000, answer.text
+        patch = {"status": "CHARGING", "last_updated": "2026-01-03T00:00:00Z"}
+        answer = await cpo.call(
+            "PATCH", f"{receiver}/NL/CPA/Loc9/LOC9-e1", to=hub_party(hub), json=patch
+        )
+        assert assert_envelope(answer)["status_code"] == 1000, answer.text
+        await hub.settle()
+        items, _ = await get_all(emsp, hub.endpoint("locations", "sender"), hub_party(hub))
+        assert [(i["id"], i["name"], i["evses"][0]["status"]) for i in items] == [
+            ("LOC9", "second", "CHARGING")
+        ]
+        assert await row_counts(hub) == {"location": 1}
