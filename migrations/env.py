@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import incar.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import migrations.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from incar.db import create_engine
 
 target_metadata = SQLModel.metadata

@@ -15,9 +15,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from incar.columns import utcnow
-from incar.db import Database
-from incar.events import attach_factory, create_bus
 from incar.http_limits import CLOSED_BY_SERVER
+from incar.runtime import Runtime
 from incar.settings import Settings
 from ocpi_adapter import via
 from ocpi_adapter.client import PeerClient
@@ -79,21 +78,16 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_hub(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Hub:
-    db = Database(settings.database_url)
-    bus = create_bus(settings.event_bus, settings.database_url)
-    attach_factory(db.sessions, bus)
+def create_hub(runtime: Runtime) -> Hub:
+    settings = runtime.settings
     return Hub(
-        settings=settings,
-        db=db,
+        runtime=runtime,
         client=PeerClient(
             timeout=settings.forward_timeout,
             max_answer_bytes=settings.max_answer_bytes,
             via_element=via.element(via.pseudonym(settings.base_url)),
         ),
-        callers=CallerCache(db),
-        bus=bus,
-        clock=clock,
+        callers=CallerCache(runtime.db),
     )
 
 
@@ -103,11 +97,12 @@ def create_app(
     mounts: Sequence[ModuleMount] = MOUNTS,
     clock: Callable[[], datetime] = utcnow,
 ) -> Starlette:
-    hub = create_hub(settings, clock=clock)
+    runtime = Runtime.create(settings, clock=clock)
+    hub = create_hub(runtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await hub.bus.start()
+        await runtime.start()
         still_alive = StillAlive(hub)
         still_alive.start()
         try:
@@ -115,6 +110,7 @@ def create_app(
         finally:
             await still_alive.stop()
             await hub.close()
+            await runtime.close()
 
     version_routes: list[BaseRoute] = [
         *versions_routes(),

@@ -365,7 +365,7 @@ async def test_a_request_forwarded_to_an_alias_of_the_hub_comes_back_once_and_en
         await asyncio.wait_for(hub.settle(), 5)
         await asyncio.sleep(0.5)  # a loop would still be making hops now
         assert loops() == 1, "exactly one request came back, and no further hop"
-        assert [t for t in hub.hub.tasks if not t.done()] == []
+        assert [t for t in hub.hub.runtime.tasks if not t.done()] == []
     async with hub.hub.db.transaction() as session:
         statuses = {p.name: p.status for p in (await session.execute(select(Platform))).scalars()}
     assert set(statuses.values()) == {ConnectionStatus.CONNECTED}, statuses

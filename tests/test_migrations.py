@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, bindparam, text
 from sqlmodel import SQLModel
 
-import incar.models  # noqa: F401  (every table on SQLModel.metadata)
+import migrations.tables  # noqa: F401  (every table on SQLModel.metadata)
 from incar.columns import UtcDateTime
 from incar.db import Database, alembic_config, is_sqlite
 from tests.support.databases import fresh_database

@@ -1,4 +1,5 @@
-"""Imports every table module so ``SQLModel.metadata`` is complete (Alembic autogenerate)."""
+"""Imports every table module so ``SQLModel.metadata`` is complete (Alembic, and the test that
+the migrated schema is the models'). Here, above every door, not in the foundation."""
 
 from ocpi_adapter.platforms import models as hub_platforms
 from ocpi_adapter.routing import models as hub_routing

@@ -105,13 +105,15 @@ async def _platform_add(args: argparse.Namespace) -> int:
 
 async def _platform_connect(args: argparse.Namespace) -> int:
     from incar.db import migrate_async
+    from incar.runtime import Runtime
     from ocpi_adapter.app import create_hub
     from ocpi_adapter.credentials import flows
 
     settings = _settings(args)
     await migrate_async(settings.database_url)
-    hub = create_hub(settings)
-    await hub.bus.start()
+    runtime = Runtime.create(settings)
+    await runtime.start()
+    hub = create_hub(runtime)
     try:
         platform = await flows.connect(
             hub,
@@ -121,6 +123,7 @@ async def _platform_connect(args: argparse.Namespace) -> int:
         )
     finally:
         await hub.close()
+        await runtime.close()
     print(f"connected to {platform.name} ({platform.versions_url})")
     return 0
 
@@ -174,7 +177,7 @@ def _add_simulated_parties(parser: argparse.ArgumentParser) -> None:
 
 async def _simulate(args: argparse.Namespace) -> int:
     from incar.db import Database, migrate_async
-    from incar.demo import onboard_simulated
+    from incar_cli.demo import onboard_simulated
     from simulator.cli import run
 
     settings = _settings(args)
@@ -191,7 +194,7 @@ async def _simulate(args: argparse.Namespace) -> int:
 
 async def _demo(args: argparse.Namespace) -> int:
     from incar.db import migrate_async
-    from incar.demo import run
+    from incar_cli.demo import run
 
     settings = _settings(args)
     await migrate_async(settings.database_url)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the platform's tables (SQLite and PostgreSQL)."""
