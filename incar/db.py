@@ -1,4 +1,4 @@
-"""The database engine and sessions; schema changes only through Alembic (``migrations/``)."""
+"""The database engine and its transactions; schema changes only through Alembic (migrations)."""
 
 from __future__ import annotations
 
@@ -58,17 +58,20 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class Database:
-    """The engine plus a session factory; one per process."""
+    """The engine plus a factory of transactions; one per process.
+
+    A unit of work is called ``tx`` everywhere (SQLAlchemy's ``AsyncSession``): in this code
+    base "session" means a charging session only."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.factory = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock() if is_sqlite(url) else None
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on any error.
+        """A ``tx`` whose work is committed on success and rolled back on any error.
 
         ``write`` is for a transaction that changes what it has read (a PATCH merged into a
         stored document): no other write may come in between. PostgreSQL gets that from the
@@ -78,12 +81,12 @@ class Database:
         handler; other processes still wait through ``busy_timeout``.
         """
         if self._sqlite_writer is None or not write:
-            async with self.sessions() as session, session.begin():
-                yield session
+            async with self.factory() as tx, tx.begin():
+                yield tx
             return
-        async with self._sqlite_writer, self.sessions() as session, session.begin():
-            await session.execute(text("BEGIN IMMEDIATE"))
-            yield session
+        async with self._sqlite_writer, self.factory() as tx, tx.begin():
+            await tx.execute(text("BEGIN IMMEDIATE"))
+            yield tx
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -39,6 +39,8 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     STALE = "stale"  # older than what is stored: an out-of-order delivery, not applied
+    UNKNOWN = "unknown"  # a change to an object the hub never stored (a PATCH before any PUT)
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,31 +68,31 @@ LOCKED = "incar.documents.locked"
 
 
 async def find[D: Document](
-    session: AsyncSession, table: type[D], *, key: dict[str, Any], for_update: bool = False
+    tx: AsyncSession, table: type[D], *, key: dict[str, Any], for_update: bool = False
 ) -> D | None:
     """The document with this key; ``for_update`` locks it until the transaction ends.
 
     A read-modify-write reads its document locked, and the upsert that follows reads it locked
-    again: within one transaction (a session of ``Database.transaction``) the second read is
+    again: within one transaction (a ``tx`` of ``Database.transaction``) the second read is
     answered from the rows this transaction already holds, which cannot have changed.
     """
     query = select(table).where(*key_filter(table, key))
     if not for_update:
-        return (await session.execute(query)).scalars().first()
-    locked: dict[tuple[Any, ...], Any] = session.info.setdefault(LOCKED, {})
+        return (await tx.execute(query)).scalars().first()
+    locked: dict[tuple[Any, ...], Any] = tx.info.setdefault(LOCKED, {})
     ident = (table, *sorted(key.items()))
     held = locked.get(ident)
-    if held is not None and held not in session.deleted:
+    if held is not None and held not in tx.deleted:
         found: D = held
         return found
-    row = (await session.execute(query.with_for_update())).scalars().first()
+    row = (await tx.execute(query.with_for_update())).scalars().first()
     if row is not None:
         locked[ident] = row
     return row
 
 
 async def upsert[D: Document](
-    session: AsyncSession,
+    tx: AsyncSession,
     table: type[D],
     *,
     key: dict[str, Any],
@@ -103,11 +105,11 @@ async def upsert[D: Document](
     Raises ``exactjson.TooDeep`` (nothing stored) if ``data`` nests deeper than the limit.
     """
     data = storable(data)
-    row = await find(session, table, key=key, for_update=True)
+    row = await find(tx, table, key=key, for_update=True)
     if row is None:
         row = table(**key, last_updated=last_updated, data=data, **(extra or {}))
-        session.add(row)
-        await session.flush()
+        tx.add(row)
+        await tx.flush()
         return Outcome.CREATED, row
     if row.last_updated > last_updated:
         return Outcome.STALE, row
@@ -115,7 +117,7 @@ async def upsert[D: Document](
     row.data = data
     for column, value in (extra or {}).items():
         setattr(row, column, value)
-    await session.flush()
+    await tx.flush()
     return Outcome.UPDATED, row
 
 
@@ -128,7 +130,7 @@ def storable(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def page(
-    session: AsyncSession,
+    tx: AsyncSession,
     table: type[Document],
     *,
     where: Sequence[ColumnElement[bool]] = (),
@@ -144,10 +146,10 @@ async def page(
     if date_to is not None:
         conditions.append(col(table.last_updated) < date_to)
     total = (
-        await session.execute(select(func.count()).select_from(table).where(*conditions))
+        await tx.execute(select(func.count()).select_from(table).where(*conditions))
     ).scalar_one()
     # The stored text, unparsed: GET All puts it into the page as it is.
-    rows = await session.execute(
+    rows = await tx.execute(
         select(cast(col(table.data), Text))
         .where(*conditions)
         .order_by(col(table.pk))

@@ -37,7 +37,7 @@ class Runtime:
         """The engine and the bus of ``settings``; events publish with their transactions."""
         db = Database(settings.database_url)
         bus = create_bus(settings.event_bus, settings.database_url)
-        attach_factory(db.sessions, bus)
+        attach_factory(db.factory, bus)
         return cls(settings=settings, db=db, bus=bus, clock=clock)
 
     async def start(self) -> None:

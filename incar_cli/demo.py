@@ -47,10 +47,10 @@ async def onboard_simulated(
         (Role.EMSP, pid) for pid in party_ids("EM", emsps)
     ]
     parties = []
-    async with db.transaction() as session:
+    async with db.transaction() as tx:
         for role, pid in wanted:
             name = f"{SIMULATED} {role} {country_code}*{pid}"
-            owner = await platforms.owner_of(session, ref=PartyRef.of(country_code, pid))
+            owner = await platforms.owner_of(tx, ref=PartyRef.of(country_code, pid))
             if owner is not None and owner.status not in (
                 ConnectionStatus.PLANNED,
                 ConnectionStatus.SUSPENDED,
@@ -59,9 +59,9 @@ async def onboard_simulated(
                     raise platforms.PartyTaken(
                         f"{country_code}*{pid} belongs to the real platform {owner.name!r}"
                     )
-                await platforms.retire(session, platform=owner)
+                await platforms.retire(tx, platform=owner)
             _, token = await platforms.onboard(
-                session, name=name, role=role, country_code=country_code, party_id=pid
+                tx, name=name, role=role, country_code=country_code, party_id=pid
             )
             kind: Literal["CPO", "EMSP"] = "CPO" if role is Role.CPO else "EMSP"
             parties.append(SimParty(kind, country_code, pid, name, token))
@@ -69,8 +69,8 @@ async def onboard_simulated(
 
 
 async def clock_start(db: Database) -> datetime:
-    async with db.transaction() as session:
-        newest = (await session.execute(select(func.max(col(Location.last_updated))))).scalar()
+    async with db.transaction() as tx:
+        newest = (await tx.execute(select(func.max(col(Location.last_updated))))).scalar()
     now = datetime.now(UTC)
     return max(now, newest + timedelta(seconds=1)) if newest else now
 

@@ -84,9 +84,9 @@ async def _platform_add(args: argparse.Namespace) -> int:
     await migrate_async(settings.database_url)
     db = Database(settings.database_url)
     try:
-        async with db.transaction() as session:
+        async with db.transaction() as tx:
             _, token = await platforms.onboard(
-                session,
+                tx,
                 name=args.name,
                 role=Role(args.role),
                 country_code=args.country,
@@ -136,8 +136,8 @@ async def _platform_list(args: argparse.Namespace) -> int:
     await migrate_async(settings.database_url)
     db = Database(settings.database_url)
     try:
-        async with db.transaction() as session:
-            rows = await platforms.list_all(session)
+        async with db.transaction() as tx:
+            rows = await platforms.list_all(tx)
     finally:
         await db.dispose()
     listing: list[dict[str, Any]] = [

@@ -139,11 +139,11 @@ class PeerClient:
         if body is not None:
             out["Content-Type"] = "application/json"
         deadline = self.timeout if deadline is None else deadline
-        session = self._session or self._open()
+        tx = self._session or self._open()
         try:
             async with asyncio.timeout(deadline):
                 # encoded=True: the path and query go out byte for byte, never re-quoted.
-                async with session.request(
+                async with tx.request(
                     method, URL(url, encoded=True), headers=out, data=body, allow_redirects=False
                 ) as response:
                     try:

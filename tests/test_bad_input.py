@@ -17,7 +17,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conformance.support import assert_envelope, cdr, location, session, token
+from tests.conformance.support import assert_envelope, cdr, charging_session, location, token
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 from tests.support.stored import row_counts
@@ -41,7 +41,7 @@ def without(body: dict[str, Any], name: str) -> dict[str, Any]:
 
 LOC = location(*CPO, "L1")
 TOKEN = token(*EMSP, "T1")
-SESSION = session(CPO, "S1", EMSP)
+SESSION = charging_session(CPO, "S1", EMSP)
 CDR = cdr(CPO, "C1", EMSP)
 LOC_URL = f"locations/receiver/{CPO[0]}/{CPO[1]}/L1"
 EVSE_URL = f"{LOC_URL}/L1-E1"

@@ -122,7 +122,7 @@ async def plant(
     ``token`` is what the hub presents to it: here a token the hub itself accepts, so that a
     request that reaches the hub again would be routed again (a loop, but for the guard).
     """
-    async with hub.hub.db.transaction() as session:
+    async with hub.hub.db.transaction() as tx:
         platform = Platform(
             name=f"alias of the hub {party[0]}*{party[1]}",
             status=ConnectionStatus.CONNECTED,
@@ -133,10 +133,10 @@ async def plant(
             registered_at=utcnow(),
             last_seen_at=utcnow(),
         )
-        session.add(platform)
-        await session.flush()
+        tx.add(platform)
+        await tx.flush()
         assert platform.id is not None
-        session.add(
+        tx.add(
             PartyRow(
                 platform_id=platform.id,
                 country_code=party[0],
@@ -164,10 +164,9 @@ async def post_credentials(
 
 
 async def registry(hub: HubUnderTest) -> list[tuple[str | None, ConnectionStatus, str | None]]:
-    async with hub.hub.db.transaction() as session:
+    async with hub.hub.db.transaction() as tx:
         return [
-            (p.versions_url, p.status, p.outgoing_token)
-            for p, _ in await platforms.list_all(session)
+            (p.versions_url, p.status, p.outgoing_token) for p, _ in await platforms.list_all(tx)
         ]
 
 
@@ -366,8 +365,8 @@ async def test_a_request_forwarded_to_an_alias_of_the_hub_comes_back_once_and_en
         await asyncio.sleep(0.5)  # a loop would still be making hops now
         assert loops() == 1, "exactly one request came back, and no further hop"
         assert [t for t in hub.hub.runtime.tasks if not t.done()] == []
-    async with hub.hub.db.transaction() as session:
-        statuses = {p.name: p.status for p in (await session.execute(select(Platform))).scalars()}
+    async with hub.hub.db.transaction() as tx:
+        statuses = {p.name: p.status for p in (await tx.execute(select(Platform))).scalars()}
     assert set(statuses.values()) == {ConnectionStatus.CONNECTED}, statuses
 
 

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -48,11 +49,11 @@ async def test_0002_makes_keys_case_insensitive_and_keeps_the_newer_spelling() -
             ("token", "Abc", day(1), {"uid": "Abc"}, "APP_USER"),
         ]
         try:
-            async with db.transaction() as session:
+            async with db.transaction() as tx:
                 for table, object_id, stamp, data, token_type in rows:
                     extra = ", token_type" if table == "token" else ""
                     value = ", :token_type" if table == "token" else ""
-                    await session.execute(
+                    await tx.execute(
                         text(
                             f"INSERT INTO {table} (country_code, party_id, object_id, "
                             f"last_updated, data{extra}) VALUES ('NL', 'CPO', :object_id, "
@@ -69,14 +70,14 @@ async def test_0002_makes_keys_case_insensitive_and_keeps_the_newer_spelling() -
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
         db = Database(url)
         try:
-            async with db.transaction() as session:
+            async with db.transaction() as tx:
                 locations = (
-                    await session.execute(
+                    await tx.execute(
                         text("SELECT object_id, data FROM location ORDER BY object_id")
                     )
                 ).all()
                 tokens = (
-                    await session.execute(
+                    await tx.execute(
                         text("SELECT object_id, token_type, data FROM token ORDER BY token_type")
                     )
                 ).all()
@@ -113,12 +114,12 @@ async def test_0003_voids_stamps_no_clock_makes_and_keeps_the_rest_of_the_text()
         await asyncio.to_thread(command.downgrade, alembic_config(url), "0002")
         db = Database(url)
         try:
-            async with db.transaction() as session:
+            async with db.transaction() as tx:
                 for object_id, stamp, text_ in (
                     ("L1", day(1).replace(year=9999), poisoned),
                     ("L2", day(1), healthy),
                 ):
-                    await session.execute(
+                    await tx.execute(
                         sa.text(
                             "INSERT INTO location (country_code, party_id, object_id, "
                             "last_updated, data) VALUES ('NL', 'CPO', :object_id, :stamp, "
@@ -131,9 +132,9 @@ async def test_0003_voids_stamps_no_clock_makes_and_keeps_the_rest_of_the_text()
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
         db = Database(url)
         try:
-            async with db.transaction() as session:
+            async with db.transaction() as tx:
                 rows = (
-                    await session.execute(
+                    await tx.execute(
                         sa.text(
                             "SELECT object_id, last_updated, CAST(data AS TEXT) FROM location "
                             "ORDER BY object_id"
@@ -153,3 +154,73 @@ async def test_0003_voids_stamps_no_clock_makes_and_keeps_the_rest_of_the_text()
         "9999-12-31T23:59:59.999Z", "1970-01-01T00:00:00Z"
     )
     assert (l2_stamp, l2_text) == (day(1), healthy)
+
+
+async def test_0004_derives_the_query_rows_of_what_is_stored() -> None:
+    location = (
+        '{"id": "L1", "coordinates": {"latitude": "60.169000", "longitude": "24.938000"},'
+        ' "time_zone": "Europe/Helsinki", "energy_mix": {"is_green_energy": true},'
+        ' "evses": [{"uid": "e1", "status": "CHARGING", "capabilities": ["RESERVABLE"],'
+        ' "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",'
+        ' "power_type": "AC_3_PHASE", "max_voltage": 230, "max_amperage": 16,'
+        ' "tariff_ids": ["t1"], "last_updated": "2026-01-01T00:00:00Z"}],'
+        ' "last_updated": "2026-01-01T00:00:00Z"}], "last_updated": "2026-01-01T00:00:00Z"}'
+    )
+    session = (
+        '{"id": "S1", "status": "ACTIVE", "location_id": "L1", "evse_uid": "e1",'
+        ' "cdr_token": {"country_code": "DE", "party_id": "EMA", "uid": "abc"}}'
+    )
+    async with fresh_database() as url:
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0003")
+        db = Database(url)
+        data = "CAST(:data AS JSON)" if not is_sqlite(url) else ":data"
+        try:
+            async with db.transaction() as tx:
+                for table, object_id, text_ in (
+                    ("location", "L1", location),
+                    ("charging_session", "S1", session),
+                ):
+                    await tx.execute(
+                        sa.text(
+                            f"INSERT INTO {table} (country_code, party_id, object_id, "
+                            f"last_updated, data) VALUES ('NL', 'CPO', :object_id, :stamp, {data})"
+                        ).bindparams(bindparam("stamp", type_=UtcDateTime())),
+                        {"object_id": object_id, "stamp": day(1), "data": text_},
+                    )
+        finally:
+            await db.dispose()
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        db = Database(url)
+        try:
+            async with db.transaction() as tx:
+                evses = (
+                    await tx.execute(
+                        sa.text(
+                            "SELECT location_id, evse_key, evse_uid, status, reservable, "
+                            "max_power_kw, renewable_percent, latitude FROM location_evse"
+                        )
+                    )
+                ).all()
+                connectors = (
+                    await tx.execute(
+                        sa.text(
+                            "SELECT connector_key, standard, tariff_ids FROM location_connector"
+                        )
+                    )
+                ).all()
+                sessions = (
+                    await tx.execute(
+                        sa.text(
+                            "SELECT emsp_party_id, token_uid, status, location_key, evse_key "
+                            "FROM charging_session"
+                        )
+                    )
+                ).all()
+        finally:
+            await db.dispose()
+    # 230 V x 16 A x 3 phases = 11.04 kW; green energy counts as 100 % renewable.
+    assert [tuple(r) for r in evses] == [
+        ("L1", "E1", "e1", "CHARGING", True, pytest.approx(11.04), 100.0, 60.169)
+    ]
+    assert [tuple(r) for r in connectors] == [("1", "IEC_62196_T2", "|T1|")]
+    assert [tuple(r) for r in sessions] == [("EMA", "ABC", "ACTIVE", "L1", "E1")]

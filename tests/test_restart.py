@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.conformance.support import cdr, location, session, token
+from tests.conformance.support import cdr, charging_session, location, token
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.databases import fresh_database
 from tests.support.hub_process import (
@@ -170,7 +170,9 @@ class Traffic:
         session_id = f"{self.prefix}S{index}"
         url = f"{hub.endpoint('sessions', 'receiver')}/{CPO[0]}/{CPO[1]}/{session_id}"
         push = Push(
-            "session", session_id, session(CPO, session_id, EMSP, last_updated=stamp(index))
+            "session",
+            session_id,
+            charging_session(CPO, session_id, EMSP, last_updated=stamp(index)),
         )
         return await self._send(client, cpo, push, method="PUT", url=url, to=EMSP)
 

@@ -43,10 +43,10 @@ from tests.conformance.support import (
     Party,
     assert_envelope,
     cdr,
+    charging_session,
     hub_party,
     location,
     register_all,
-    session,
     tariff,
     token,
 )
@@ -165,7 +165,9 @@ def body_of(
         ObjectKind.EVSE_PATCH: {"status": "CHARGING", "last_updated": stamp()},
         ObjectKind.CONNECTOR_PATCH: {"max_amperage": 16, "last_updated": stamp()},
         ObjectKind.TARIFF: tariff(*sender, ids["tariff_id"], stamp()),
-        ObjectKind.SESSION: session(sender, ids["session_id"], receiver, last_updated=stamp()),
+        ObjectKind.SESSION: charging_session(
+            sender, ids["session_id"], receiver, last_updated=stamp()
+        ),
         ObjectKind.SESSION_PATCH: {"kwh": 2.5, "last_updated": stamp()},
         ObjectKind.CHARGING_PREFERENCES: {"profile_type": "FAST"},
         ObjectKind.CDR: cdr(sender, f"C{next(_ids)}", receiver, stamp()),
@@ -294,7 +296,7 @@ async def prepare(w: World, wanted: set[str]) -> None:
         tar = tariff(*cpo, "T1", stamp())
         pushes.append((Role.CPO, f"{base('tariffs', 'receiver')}/NL/CPO/T1", tar, emsp))
     if "session" in wanted:
-        ses = session(cpo, "S1", emsp, last_updated=stamp())
+        ses = charging_session(cpo, "S1", emsp, last_updated=stamp())
         pushes.append((Role.CPO, f"{base('sessions', 'receiver')}/NL/CPO/S1", ses, emsp))
     if "token" in wanted:
         for issuer in (Role.EMSP, Role.OTHER):

@@ -32,7 +32,14 @@ from incar import exactjson
 from incar.exactjson import MAX_DEPTH
 from incar.timestamps import parse_timestamp
 from subgraphs.locations.models import Location
-from tests.conformance.support import assert_envelope, cdr, location, session, tariff, token
+from tests.conformance.support import (
+    assert_envelope,
+    cdr,
+    charging_session,
+    location,
+    tariff,
+    token,
+)
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 from tests.support.stored import row_counts
@@ -173,7 +180,7 @@ async def test_pushed_objects_are_relayed_and_listed_byte_for_byte(nets: dict[st
             n.cpo,
             "PUT",
             "sessions/receiver/NL/CPA/XS1",
-            odd(session(CPO, "XS1", EMSP), kwh="1.500"),
+            odd(charging_session(CPO, "XS1", EMSP), kwh="1.500"),
             EMSP,
         ),
         "cdrs": (
@@ -209,7 +216,7 @@ async def test_events_carry_the_numbers_of_a_document_as_plain_values(
     n = nets["validating"]
     topics = ["sessions.session", "accounting.cdr"]
     async with n.hub.hub.bus.subscribe(topics) as events:
-        raw = odd(session(CPO, "XS2", EMSP), kwh="1.500")
+        raw = odd(charging_session(CPO, "XS2", EMSP), kwh="1.500")
         accepted(await n.push(n.cpo, "PUT", "sessions/receiver/NL/CPA/XS2", raw, to=EMSP))
         raw = odd(cdr(CPO, "XC2", EMSP), total_energy="1E400")
         accepted(await n.push(n.cpo, "POST", "cdrs/receiver", raw, to=EMSP))
@@ -228,7 +235,7 @@ async def test_a_merged_patch_keeps_every_untouched_literal(nets: dict[str, Net]
     n.clear()
     loc = location(*CPO, "XP1", name="Café")
     accepted(await n.push(n.cpo, "PUT", "locations/receiver/NL/CPA/XP1", odd(loc)))
-    sess = session(CPO, "XP2", EMSP)
+    sess = charging_session(CPO, "XP2", EMSP)
     raw = odd(sess, kwh="1.500")
     accepted(await n.push(n.cpo, "PUT", "sessions/receiver/NL/CPA/XP2", raw, to=EMSP))
     tok = token(*EMSP, "XP3")
@@ -306,7 +313,9 @@ DUPLICATES: dict[str, tuple[str, str, str, bytes, Any, str]] = {
         "cpo",
         "PUT",
         "sessions/receiver/NL/CPA/XD4",
-        orjson.dumps(session(CPO, "XD4", EMSP)).replace(b'"kwh":1.5', b'"kwh":1.5,"kwh":9.0'),
+        orjson.dumps(charging_session(CPO, "XD4", EMSP)).replace(
+            b'"kwh":1.5', b'"kwh":1.5,"kwh":9.0'
+        ),
         EMSP,
         "kwh",
     ),

@@ -12,7 +12,7 @@ from incar.events.event import MAX_EVENT_BYTES, Event, EventTooLarge
 from incar.events.fanout import Subscription
 from incar.events.memory import MemoryBus
 from incar.events.postgres import PostgresBus
-from incar.events.sessions import NoBusAttached, attach, attach_factory, bus_of, publish
+from incar.events.publishing import NoBusAttached, attach, attach_factory, bus_of, publish
 
 __all__ = [
     "MAX_EVENT_BYTES",

@@ -1,4 +1,4 @@
-"""Callbacks tied to a session's transaction: run once it commits, forgotten if it rolls back.
+"""Callbacks tied to a database transaction (a ``tx``): run once it commits, dropped on rollback.
 
 A callback registered inside a savepoint follows the savepoint: released, it joins the enclosing
 transaction; rolled back, it is dropped. Callbacks run from SQLAlchemy's ``after_commit`` hook,
@@ -30,12 +30,12 @@ class _Pending:
     callback: Callable[[], None]
 
 
-def after_commit(session: AsyncSession | Session, callback: Callable[[], None]) -> None:
-    """Runs ``callback`` once the transaction ``session`` is in commits, never if it rolls back."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
+def after_commit(tx: AsyncSession | Session, callback: Callable[[], None]) -> None:
+    """Runs ``callback`` once the transaction ``tx`` is in commits, never if it rolls back."""
+    sync = tx.sync_session if isinstance(tx, AsyncSession) else tx
     transaction = sync.get_nested_transaction() or sync.get_transaction()
     if transaction is None:
-        raise NotInTransaction("after_commit needs a session inside a transaction")
+        raise NotInTransaction("after_commit needs a tx inside a transaction")
     if not event.contains(sync, "after_commit", _on_commit):
         event.listen(sync, "after_commit", _on_commit)
         event.listen(sync, "after_transaction_end", _on_end)
@@ -43,13 +43,13 @@ def after_commit(session: AsyncSession | Session, callback: Callable[[], None]) 
     pending.append(_Pending(transaction, callback))
 
 
-def _on_commit(session: Session) -> None:
-    pending: list[_Pending] | None = session.info.get(_PENDING)
+def _on_commit(tx: Session) -> None:
+    pending: list[_Pending] | None = tx.info.get(_PENDING)
     if not pending:
         return
     # The hook does not say which transaction committed; at this point it is still the
     # innermost one (inner savepoints are committed before their parents).
-    committed = session.get_nested_transaction() or session.get_transaction()
+    committed = tx.get_nested_transaction() or tx.get_transaction()
     if committed is None:
         return
     if committed.nested:
@@ -66,9 +66,9 @@ def _on_commit(session: Session) -> None:
             log.exception("an after-commit callback failed; the transaction stays committed")
 
 
-def _on_end(session: Session, transaction: SessionTransaction) -> None:
+def _on_end(tx: Session, transaction: SessionTransaction) -> None:
     # Anything still owned by an ending transaction was not committed: rolled back, or closed
     # unfinished.
-    pending: list[_Pending] | None = session.info.get(_PENDING)
+    pending: list[_Pending] | None = tx.info.get(_PENDING)
     if pending:
         pending[:] = [item for item in pending if item.owner is not transaction]

@@ -1,7 +1,7 @@
 """The contract every event bus keeps, whatever carries the events.
 
 Delivery rule ("nothing acknowledged is ever lost"): an event published through ``publish`` is
-delivered if and only if the transaction of the session it was published in commits; an event
+delivered if and only if the transaction it was published in commits; an event
 published inside a savepoint that rolls back is discarded with it. Subscribers see the events of
 one publisher in publish order, and those of different transactions in commit order.
 """
@@ -23,7 +23,7 @@ class BusNotRunning(RuntimeError):
 
 
 class NotInTransaction(RuntimeError):
-    """``publish`` was given a session with no transaction to tie the event to."""
+    """``publish`` was given a database unit (``tx``) with no transaction to tie the event to."""
 
 
 class EventBus(Protocol):
@@ -46,19 +46,19 @@ class EventBus(Protocol):
         subscriber's oldest events are dropped and counted in ``Subscription.dropped``.
         """
 
-    async def publish(self, session: AsyncSession, event: Event) -> None:
-        """Queues ``event`` to be delivered once ``session``'s transaction commits.
+    async def publish(self, tx: AsyncSession, event: Event) -> None:
+        """Queues ``event`` to be delivered once ``tx``'s transaction commits.
 
         Raises EventTooLarge or TypeError (payload not JSON-safe) at once, not at commit, and
-        NotInTransaction if the session has not begun a transaction.
+        NotInTransaction if ``tx`` has not begun a transaction.
         """
 
     async def publish_now(self, event: Event) -> None:
         """Delivers ``event`` now, for changes made outside any database transaction."""
 
 
-def require_transaction(session: AsyncSession) -> None:
-    if not session.in_transaction():
+def require_transaction(tx: AsyncSession) -> None:
+    if not tx.in_transaction():
         raise NotInTransaction(
-            "publish needs a session inside a transaction (async with db.transaction() as s)"
+            "publish needs a tx inside a transaction (async with db.transaction() as tx)"
         )

@@ -1,6 +1,6 @@
 """The in-process bus of the embedded deployment (one process, SQLite).
 
-Events published in a transaction wait in the session until it commits (see ``aftercommit``),
+Events published in a transaction wait in the tx until it commits (see ``aftercommit``),
 then fan out to this process's subscribers. Each event travels as the same JSON the PostgreSQL
 bus sends, so subscribers receive identical values on both and a payload too large or not
 JSON-safe fails here as it would there, at publish time.
@@ -53,10 +53,10 @@ class MemoryBus:
         finally:
             self._fanout.discard(subscription)
 
-    async def publish(self, session: AsyncSession, event: Event) -> None:
+    async def publish(self, tx: AsyncSession, event: Event) -> None:
         self._running_loop()
-        require_transaction(session)
-        after_commit(session, partial(self._hand_over, encode(event)))
+        require_transaction(tx)
+        after_commit(tx, partial(self._hand_over, encode(event)))
 
     async def publish_now(self, event: Event) -> None:
         self._running_loop()

@@ -1,6 +1,6 @@
 """The PostgreSQL LISTEN/NOTIFY bus of the distributed deployment (several processes).
 
-Publishing runs ``SELECT pg_notify(channel, event)`` through the publisher's own session, so
+Publishing runs ``SELECT pg_notify(channel, event)`` through the publisher's own transaction, so
 PostgreSQL itself keeps the delivery rule: a NOTIFY is sent only when its transaction commits
 (and dropped with a rolled-back savepoint), notifications of one transaction arrive in order, and
 those of different transactions in commit order. Each process keeps one listening connection and
@@ -134,14 +134,14 @@ class PostgresBus:
         finally:
             self._fanout.discard(subscription)
 
-    async def publish(self, session: AsyncSession, event: Event) -> None:
+    async def publish(self, tx: AsyncSession, event: Event) -> None:
         self._running_pool()
-        dialect = session.get_bind().dialect.name
+        dialect = tx.get_bind().dialect.name
         if dialect != "postgresql":
             raise TypeError(f"the postgres event bus publishes through PostgreSQL, not {dialect}")
-        require_transaction(session)
+        require_transaction(tx)
         payload = encode(event).decode()
-        await session.execute(_NOTIFY, {"channel": self.channel, "payload": payload})
+        await tx.execute(_NOTIFY, {"channel": self.channel, "payload": payload})
 
     async def publish_now(self, event: Event) -> None:
         payload = encode(event).decode()

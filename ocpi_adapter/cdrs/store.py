@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incar.documents import Page
+from incar.documents import Outcome, Page
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.routing.operations import StoreInput
 from subgraphs.accounting import service as accounting
 
 
-async def post(session: AsyncSession, data: StoreInput) -> None:
-    await accounting.add_cdr(session, data=data.body)
+async def post(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await accounting.add_cdr(tx, data=data.body)
 
 
-async def get_all(session: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
+async def get_all(tx: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
     return await accounting.page_cdrs(
-        session,
+        tx,
         party=(viewer.country_code, viewer.party_id),
         date_from=page.date_from,
         date_to=page.date_to,

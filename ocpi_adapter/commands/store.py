@@ -7,15 +7,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar import exactjson
+from incar.documents import Outcome
 from ocpi_adapter.routing.operations import StoreInput
 from subgraphs.sessions import service as sessions
 
 
 def requested(command: str) -> Any:
-    async def store(session: AsyncSession, data: StoreInput) -> None:
+    async def store(tx: AsyncSession, data: StoreInput) -> Outcome:
         assert data.callback_id is not None and data.receiver is not None
-        await sessions.record_command(
-            session,
+        return await sessions.record_command(
+            tx,
             command_id=data.callback_id,
             command=command,
             emsp=(data.sender.country_code, data.sender.party_id),
@@ -26,7 +27,7 @@ def requested(command: str) -> Any:
     return store
 
 
-async def responded(session: AsyncSession, data: StoreInput, answer: Any) -> None:
+async def responded(tx: AsyncSession, data: StoreInput, answer: Any) -> None:
     # The CPO's answer did not pass the body parser: one nested deeper than the hub stores
     # anything is relayed, not logged (the hub writes nothing deeper than it accepts).
     if (
@@ -34,9 +35,10 @@ async def responded(session: AsyncSession, data: StoreInput, answer: Any) -> Non
         and isinstance(answer, dict)
         and exactjson.depth(answer) <= exactjson.MAX_DEPTH
     ):
-        await sessions.record_command_answer(session, command_id=data.callback_id, response=answer)
+        await sessions.record_command_answer(tx, command_id=data.callback_id, response=answer)
 
 
-async def resulted(session: AsyncSession, data: StoreInput) -> None:
-    if data.callback_id is not None and isinstance(data.body, dict):
-        await sessions.record_command_answer(session, command_id=data.callback_id, result=data.body)
+async def resulted(tx: AsyncSession, data: StoreInput) -> Outcome:
+    if data.callback_id is None or not isinstance(data.body, dict):
+        return Outcome.UNKNOWN
+    return await sessions.record_command_answer(tx, command_id=data.callback_id, result=data.body)

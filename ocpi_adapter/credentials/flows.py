@@ -86,18 +86,18 @@ async def register(hub: Hub, caller: Caller, body: Any) -> dict[str, Any]:
         raise MethodNotAllowed("this platform is already registered; use PUT to update")
     credentials = _parse(body)
     refs = [PartyRef.of(r["country_code"], r["party_id"]) for r in credentials["roles"]]
-    async with hub.db.transaction() as session:
-        await platforms.ensure_free(session, refs=refs, platform_id=caller.platform.id)
+    async with hub.db.transaction() as tx:
+        await platforms.ensure_free(tx, refs=refs, platform_id=caller.platform.id)
     peer = await _discover(hub, credentials, caller.platform.legacy_raw_token)
     token_c = credentials_token.generate()
-    async with hub.db.transaction() as session:
-        platform = await session.get(Platform, caller.platform.id)
+    async with hub.db.transaction() as tx:
+        platform = await tx.get(Platform, caller.platform.id)
         # The token A may have been used by a concurrent POST in the meantime.
         if platform is None or platform.token_a_digest != credentials_token.digest(caller.token):
             raise Unauthorized("the registration token is no longer valid")
         _store(platform, credentials, peer, token_c)
         platform.token_a_digest = None
-        changed = await platforms.set_roles(session, platform=platform, roles=credentials["roles"])
+        changed = await platforms.set_roles(tx, platform=platform, roles=credentials["roles"])
     hub.callers.clear()
     hub.spawn(_announce(hub, platform, changed), name=f"announce-{platform.id}")
     return hub_credentials(hub, token_c)
@@ -110,13 +110,13 @@ async def update(hub: Hub, caller: Caller, body: Any) -> dict[str, Any]:
     credentials = _parse(body)
     peer = await _discover(hub, credentials, caller.platform.legacy_raw_token)
     token_c = credentials_token.generate()
-    async with hub.db.transaction() as session:
-        platform = await session.get(Platform, caller.platform.id)
+    async with hub.db.transaction() as tx:
+        platform = await tx.get(Platform, caller.platform.id)
         if platform is None or platform.token_c_digest != credentials_token.digest(caller.token):
             raise Unauthorized("the credentials token is no longer valid")
         was_connected = platform.status is ConnectionStatus.CONNECTED
         _store(platform, credentials, peer, token_c)
-        changed = await platforms.set_roles(session, platform=platform, roles=credentials["roles"])
+        changed = await platforms.set_roles(tx, platform=platform, roles=credentials["roles"])
     hub.callers.clear()
     if was_connected:
         hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-{platform.id}")
@@ -129,14 +129,14 @@ async def unregister(hub: Hub, caller: Caller) -> None:
     """DELETE credentials with token C: both sides stop all automated communication."""
     if caller.kind is not TokenKind.CREDENTIALS:
         raise MethodNotAllowed("this platform is not registered")
-    async with hub.db.transaction() as session:
-        platform = await session.get(Platform, caller.platform.id)
+    async with hub.db.transaction() as tx:
+        platform = await tx.get(Platform, caller.platform.id)
         if platform is None:
             raise Unauthorized("unknown platform")
         platform.token_c_digest = None
         platform.outgoing_token = None
         changed = await platforms.set_status(
-            session, platform=platform, status=ConnectionStatus.SUSPENDED
+            tx, platform=platform, status=ConnectionStatus.SUSPENDED
         )
     hub.callers.clear()
     hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-{platform.id}")
@@ -180,14 +180,14 @@ async def connect(
     if credentials_url is None:
         raise UnableToUseClientApi("the peer's version details lack the credentials endpoint")
     token_b = credentials_token.generate()
-    async with hub.db.transaction() as session:
+    async with hub.db.transaction() as tx:
         platform = Platform(
             name=f"pending-{new_id()[:8]}",
             token_a_digest=credentials_token.digest(token_b),
             legacy_raw_token=legacy_raw_token,
             versions_url=versions_url,
         )
-        session.add(platform)
+        tx.add(platform)
     try:
         answer = await _post_credentials(hub, credentials_url, auth, token_b)
         peer = await discover(
@@ -196,18 +196,18 @@ async def connect(
             auth=PeerAuth(answer["token"], legacy_raw_token),
             hub_url=hub.settings.base_url,
         )
-        async with hub.db.transaction() as session:
-            stored = await session.get(Platform, platform.id)
+        async with hub.db.transaction() as tx:
+            stored = await tx.get(Platform, platform.id)
             assert stored is not None
             stored.token_a_digest = None
             # The hub issued B and received C: B is the token the peer presents to the hub.
             _store(stored, answer, peer, token_b)
-            changed = await platforms.set_roles(session, platform=stored, roles=answer["roles"])
+            changed = await platforms.set_roles(tx, platform=stored, roles=answer["roles"])
     except OcpiError:
-        async with hub.db.transaction() as session:
-            pending = await session.get(Platform, platform.id)
+        async with hub.db.transaction() as tx:
+            pending = await tx.get(Platform, platform.id)
             if pending is not None:
-                await session.delete(pending)
+                await tx.delete(pending)
         raise
     hub.callers.clear()
     await _announce(hub, stored, changed)

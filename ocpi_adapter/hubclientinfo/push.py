@@ -46,8 +46,8 @@ async def push(hub: Hub, parties: Sequence[Party]) -> None:
     """Sends each party's ClientInfo to every connected platform but its own."""
     if not parties:
         return
-    async with hub.db.transaction() as session:
-        targets = await platforms.connected(session)
+    async with hub.db.transaction() as tx:
+        targets = await platforms.connected(tx)
     jobs = [
         _put(hub, target, party)
         for target in targets
@@ -59,10 +59,10 @@ async def push(hub: Hub, parties: Sequence[Party]) -> None:
 
 async def welcome(hub: Hub, newcomer: Platform) -> None:
     """A newly connected platform gets the ClientInfo of every other party at once."""
-    async with hub.db.transaction() as session:
+    async with hub.db.transaction() as tx:
         everyone = [
             party
-            for platform, parts in await platforms.list_all(session)
+            for platform, parts in await platforms.list_all(tx)
             if platform.id != newcomer.id
             for party in parts
         ]

@@ -20,10 +20,8 @@ async def client_infos(request: Request) -> Response:
     hub = hub_of(request)
     page = PageRequest.parse(request.query_params, max_limit=hub.settings.page_limit)
     assert caller.platform.id is not None
-    async with hub.db.transaction() as session:
-        items, total = await service.page(
-            session, viewer_platform_id=caller.platform.id, request=page
-        )
+    async with hub.db.transaction() as tx:
+        items, total = await service.page(tx, viewer_platform_id=caller.platform.id, request=page)
     headers = page.headers(
         url=f"{hub.base_url}/{PATH}",
         total=total,

@@ -24,7 +24,7 @@ def client_info(party: Party) -> dict[str, Any]:
 
 
 async def page(
-    session: AsyncSession, *, viewer_platform_id: int, request: PageRequest
+    tx: AsyncSession, *, viewer_platform_id: int, request: PageRequest
 ) -> tuple[list[dict[str, Any]], int]:
     """The ClientInfo objects a platform may see: every party but its own."""
     where: list[ColumnElement[bool]] = [col(Party.platform_id) != viewer_platform_id]
@@ -32,10 +32,8 @@ async def page(
         where.append(col(Party.last_updated) >= request.date_from)
     if request.date_to is not None:
         where.append(col(Party.last_updated) < request.date_to)
-    total = (
-        await session.execute(select(func.count()).select_from(Party).where(*where))
-    ).scalar_one()
-    rows = await session.execute(
+    total = (await tx.execute(select(func.count()).select_from(Party).where(*where))).scalar_one()
+    rows = await tx.execute(
         select(Party)
         .where(*where)
         .order_by(col(Party.id))

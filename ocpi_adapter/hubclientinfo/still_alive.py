@@ -49,10 +49,10 @@ class StillAlive:
     async def check_once(self) -> None:
         settings = self.hub.settings
         silent_since = (utcnow() - timedelta(seconds=settings.still_alive_interval)).timestamp()
-        async with self.hub.db.transaction() as session:
+        async with self.hub.db.transaction() as tx:
             candidates = [
                 p
-                for p, _ in await platforms.list_all(session)
+                for p, _ in await platforms.list_all(tx)
                 if p.status in (ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE)
                 and p.outgoing_token
                 and p.versions_url
@@ -82,8 +82,8 @@ class StillAlive:
         except OcpiError as error:
             log.info("still-alive check of %s failed: %s", platform.name, error.message)
             status = ConnectionStatus.OFFLINE
-        async with self.hub.db.transaction() as session:
-            stored = await session.get(Platform, platform.id)
+        async with self.hub.db.transaction() as tx:
+            stored = await tx.get(Platform, platform.id)
             if stored is None or stored.status not in (
                 ConnectionStatus.CONNECTED,
                 ConnectionStatus.OFFLINE,
@@ -91,7 +91,7 @@ class StillAlive:
                 return
             if status is ConnectionStatus.CONNECTED:
                 stored.last_seen_at = utcnow()
-            changed = await platforms.set_status(session, platform=stored, status=status)
+            changed = await platforms.set_status(tx, platform=stored, status=status)
         if changed:
             self.hub.callers.clear()
             await clientinfo.push(self.hub, changed)

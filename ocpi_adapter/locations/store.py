@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incar.documents import Page
+from incar.documents import Outcome, Page
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.routing.operations import StoreInput
@@ -19,29 +19,29 @@ def _where(data: StoreInput) -> dict[str, str]:
     }
 
 
-async def put(session: AsyncSession, data: StoreInput) -> None:
-    await locations.put_location(session, data=data.body)
+async def put(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await locations.put_location(tx, data=data.body)
 
 
-async def patch(session: AsyncSession, data: StoreInput) -> None:
-    await locations.patch_location(session, **_where(data), patch=data.body)
+async def patch(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await locations.patch_location(tx, **_where(data), patch=data.body)
 
 
-async def put_evse(session: AsyncSession, data: StoreInput) -> None:
-    await locations.upsert_evse(
-        session, **_where(data), evse_uid=data.params["evse_uid"], evse=data.body, replace=True
+async def put_evse(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await locations.upsert_evse(
+        tx, **_where(data), evse_uid=data.params["evse_uid"], evse=data.body, replace=True
     )
 
 
-async def patch_evse(session: AsyncSession, data: StoreInput) -> None:
-    await locations.upsert_evse(
-        session, **_where(data), evse_uid=data.params["evse_uid"], evse=data.body, replace=False
+async def patch_evse(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await locations.upsert_evse(
+        tx, **_where(data), evse_uid=data.params["evse_uid"], evse=data.body, replace=False
     )
 
 
-async def put_connector(session: AsyncSession, data: StoreInput) -> None:
-    await locations.upsert_connector(
-        session,
+async def put_connector(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await locations.upsert_connector(
+        tx,
         **_where(data),
         evse_uid=data.params["evse_uid"],
         connector_id=data.params["connector_id"],
@@ -50,9 +50,9 @@ async def put_connector(session: AsyncSession, data: StoreInput) -> None:
     )
 
 
-async def patch_connector(session: AsyncSession, data: StoreInput) -> None:
-    await locations.upsert_connector(
-        session,
+async def patch_connector(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await locations.upsert_connector(
+        tx,
         **_where(data),
         evse_uid=data.params["evse_uid"],
         connector_id=data.params["connector_id"],
@@ -61,9 +61,9 @@ async def patch_connector(session: AsyncSession, data: StoreInput) -> None:
     )
 
 
-async def get_all(session: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
+async def get_all(tx: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
     return await locations.page_locations(
-        session,
+        tx,
         date_from=page.date_from,
         date_to=page.date_to,
         offset=page.offset,

@@ -35,8 +35,8 @@ class CallerCache:
         if hit is not None and hit[0] > now:
             caller = hit[1]
         else:
-            async with self._db.transaction() as session:
-                found = await platforms.authenticate(session, authorization=authorization)
+            async with self._db.transaction() as tx:
+                found = await platforms.authenticate(tx, authorization=authorization)
             if found is None:
                 self._entries.pop(authorization, None)
                 return None
@@ -54,8 +54,8 @@ class CallerCache:
         if self._registry is not None and self._registry[0] > now:
             return self._registry[1]
         generation = self._generation
-        async with self._db.transaction() as session:
-            found = await platforms.list_all(session)
+        async with self._db.transaction() as tx:
+            found = await platforms.list_all(tx)
         if generation == self._generation:  # no change while reading: safe to keep
             self._registry = (now + self._ttl, found)
         return found

@@ -40,11 +40,11 @@ class PartyTaken(InvalidParameters):
     """A (country_code, party_id) already belongs to another platform."""
 
 
-async def get(session: AsyncSession, *, platform_id: int) -> Platform | None:
-    return await session.get(Platform, platform_id)
+async def get(tx: AsyncSession, *, platform_id: int) -> Platform | None:
+    return await tx.get(Platform, platform_id)
 
 
-async def authenticate(session: AsyncSession, *, authorization: str | None) -> Caller | None:
+async def authenticate(tx: AsyncSession, *, authorization: str | None) -> Caller | None:
     decoded, raw = credentials_token.candidates(authorization)
     for token, legacy_reading in ((decoded, False), (raw, True)):
         if token is None:
@@ -55,7 +55,7 @@ async def authenticate(session: AsyncSession, *, authorization: str | None) -> C
             (TokenKind.REGISTRATION, Platform.token_a_digest),
         ):
             platform = (
-                await session.execute(select(Platform).where(col(column) == digest))
+                await tx.execute(select(Platform).where(col(column) == digest))
             ).scalar_one_or_none()
             # A raw (not Base64) token only counts for platforms flagged as legacy peers.
             if platform is not None and (not legacy_reading or platform.legacy_raw_token):
@@ -63,15 +63,15 @@ async def authenticate(session: AsyncSession, *, authorization: str | None) -> C
     return None
 
 
-async def parties(session: AsyncSession, *, platform_id: int) -> list[Party]:
-    rows = await session.execute(
+async def parties(tx: AsyncSession, *, platform_id: int) -> list[Party]:
+    rows = await tx.execute(
         select(Party).where(col(Party.platform_id) == platform_id).order_by(col(Party.id))
     )
     return list(rows.scalars())
 
 
-async def find_parties(session: AsyncSession, *, ref: PartyRef) -> list[Party]:
-    rows = await session.execute(
+async def find_parties(tx: AsyncSession, *, ref: PartyRef) -> list[Party]:
+    rows = await tx.execute(
         select(Party)
         .where(col(Party.country_code) == ref.country_code, col(Party.party_id) == ref.party_id)
         .order_by(col(Party.id))
@@ -79,23 +79,23 @@ async def find_parties(session: AsyncSession, *, ref: PartyRef) -> list[Party]:
     return list(rows.scalars())
 
 
-async def owner_of(session: AsyncSession, *, ref: PartyRef) -> Platform | None:
-    found = await find_parties(session, ref=ref)
-    return await session.get(Platform, found[0].platform_id) if found else None
+async def owner_of(tx: AsyncSession, *, ref: PartyRef) -> Platform | None:
+    found = await find_parties(tx, ref=ref)
+    return await tx.get(Platform, found[0].platform_id) if found else None
 
 
 async def ensure_free(
-    session: AsyncSession, *, refs: Sequence[PartyRef], platform_id: int | None
+    tx: AsyncSession, *, refs: Sequence[PartyRef], platform_id: int | None
 ) -> None:
     """Rejects refs owned by a platform other than ``platform_id`` (no two owners of a party)."""
     for ref in refs:
-        for party in await find_parties(session, ref=ref):
+        for party in await find_parties(tx, ref=ref):
             if party.platform_id != platform_id:
                 raise PartyTaken(f"{ref} is already registered by another platform")
 
 
 async def onboard(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     name: str,
     role: Role,
@@ -116,7 +116,7 @@ async def onboard(
     if role is Role.HUB:
         raise InvalidParameters("a platform cannot be onboarded with the role HUB")
     token = credentials_token.generate()
-    existing = await owner_of(session, ref=ref)
+    existing = await owner_of(tx, ref=ref)
     if existing is not None:
         if existing.status not in (ConnectionStatus.PLANNED, ConnectionStatus.SUSPENDED):
             raise PartyTaken(
@@ -132,11 +132,11 @@ async def onboard(
             token_a_digest=credentials_token.digest(token),
             legacy_raw_token=legacy_raw_token,
         )
-        session.add(platform)
-        await session.flush()
+        tx.add(platform)
+        await tx.flush()
     assert platform.id is not None
-    if not any(p.role == role for p in await find_parties(session, ref=ref)):
-        session.add(
+    if not any(p.role == role for p in await find_parties(tx, ref=ref)):
+        tx.add(
             Party(
                 platform_id=platform.id,
                 country_code=ref.country_code,
@@ -145,12 +145,12 @@ async def onboard(
                 status=ConnectionStatus.PLANNED,
             )
         )
-    await session.flush()
+    await tx.flush()
     return platform, token
 
 
 async def set_roles(
-    session: AsyncSession, *, platform: Platform, roles: Sequence[dict[str, Any]]
+    tx: AsyncSession, *, platform: Platform, roles: Sequence[dict[str, Any]]
 ) -> list[Party]:
     """Makes the platform's parties exactly the CredentialsRoles it registered with.
 
@@ -158,10 +158,9 @@ async def set_roles(
     """
     assert platform.id is not None
     refs = [PartyRef.of(r["country_code"], r["party_id"]) for r in roles]
-    await ensure_free(session, refs=refs, platform_id=platform.id)
+    await ensure_free(tx, refs=refs, platform_id=platform.id)
     current = {
-        (p.country_code, p.party_id, p.role): p
-        for p in await parties(session, platform_id=platform.id)
+        (p.country_code, p.party_id, p.role): p for p in await parties(tx, platform_id=platform.id)
     }
     now = utcnow()
     wanted: list[Party] = []
@@ -175,7 +174,7 @@ async def set_roles(
                 party_id=ref.party_id,
                 role=Role(role["role"]),
             )
-            session.add(party)
+            tx.add(party)
         party.business_details = role.get("business_details")
         party.status = platform.status
         party.last_updated = now
@@ -184,47 +183,47 @@ async def set_roles(
         if stale.status != ConnectionStatus.SUSPENDED:
             stale.status = ConnectionStatus.SUSPENDED
             stale.last_updated = now
-    await session.flush()
+    await tx.flush()
     return wanted
 
 
 async def set_status(
-    session: AsyncSession, *, platform: Platform, status: ConnectionStatus
+    tx: AsyncSession, *, platform: Platform, status: ConnectionStatus
 ) -> list[Party]:
     """Sets the platform's and its parties' status; returns the parties whose status changed."""
     assert platform.id is not None
     platform.status = status
     changed = []
     now = utcnow()
-    for party in await parties(session, platform_id=platform.id):
+    for party in await parties(tx, platform_id=platform.id):
         if party.status != status:
             party.status = status
             party.last_updated = now
             changed.append(party)
-    await session.flush()
+    await tx.flush()
     return changed
 
 
-async def retire(session: AsyncSession, *, platform: Platform) -> list[Party]:
+async def retire(tx: AsyncSession, *, platform: Platform) -> list[Party]:
     """The operator ends a platform's connection (its tokens stop working at once)."""
     platform.token_a_digest = None
     platform.token_c_digest = None
     platform.outgoing_token = None
-    return await set_status(session, platform=platform, status=ConnectionStatus.SUSPENDED)
+    return await set_status(tx, platform=platform, status=ConnectionStatus.SUSPENDED)
 
 
-async def list_all(session: AsyncSession) -> list[tuple[Platform, list[Party]]]:
+async def list_all(tx: AsyncSession) -> list[tuple[Platform, list[Party]]]:
     """Every platform with its parties, in two queries (a broadcast reads this per push)."""
-    platforms = (await session.execute(select(Platform).order_by(col(Platform.id)))).scalars().all()
+    platforms = (await tx.execute(select(Platform).order_by(col(Platform.id)))).scalars().all()
     by_platform: dict[int, list[Party]] = {p.id: [] for p in platforms if p.id is not None}
-    for party in (await session.execute(select(Party).order_by(col(Party.id)))).scalars():
+    for party in (await tx.execute(select(Party).order_by(col(Party.id)))).scalars():
         if party.platform_id in by_platform:
             by_platform[party.platform_id].append(party)
     return [(p, by_platform[p.id]) for p in platforms if p.id is not None]
 
 
-async def connected(session: AsyncSession) -> list[Platform]:
-    rows = await session.execute(
+async def connected(tx: AsyncSession) -> list[Platform]:
+    rows = await tx.execute(
         select(Platform)
         .where(col(Platform.status) == ConnectionStatus.CONNECTED)
         .order_by(col(Platform.id))
@@ -232,5 +231,5 @@ async def connected(session: AsyncSession) -> list[Platform]:
     return list(rows.scalars())
 
 
-async def count_parties(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(Party))).scalar_one())
+async def count_parties(tx: AsyncSession) -> int:
+    return int((await tx.execute(select(func.count()).select_from(Party))).scalar_one())

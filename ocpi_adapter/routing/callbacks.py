@@ -15,7 +15,7 @@ from ocpi_adapter.routing.models import Callback
 
 
 async def create(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     module: str,
     caller: tuple[Platform, PartyRef],
@@ -40,16 +40,16 @@ async def create(
         correlation_id=correlation_id,
         expires_at=expires_at,
     )
-    session.add(callback)
-    await session.flush()
+    tx.add(callback)
+    await tx.flush()
     return callback
 
 
 async def resolve(
-    session: AsyncSession, *, callback_id: str, module: str, caller_platform_id: int
+    tx: AsyncSession, *, callback_id: str, module: str, caller_platform_id: int
 ) -> Callback:
     """The mapping behind a hub URL; only its intended caller may use it, and only in time."""
-    callback = await session.get(Callback, callback_id)
+    callback = await tx.get(Callback, callback_id)
     if (
         callback is None
         or callback.module != module
@@ -67,19 +67,19 @@ def refuse_repeat(callback: Callback, body: bytes) -> None:
         raise InvalidParameters("this result was already delivered through this URL")
 
 
-async def delivered(session: AsyncSession, *, callback_id: str, body: bytes) -> None:
+async def delivered(tx: AsyncSession, *, callback_id: str, body: bytes) -> None:
     """Remembers a callback the target accepted; a failed one may be sent again."""
-    callback = await session.get(Callback, callback_id)
+    callback = await tx.get(Callback, callback_id)
     if callback is not None:
         callback.last_body_digest = hashlib.sha256(body).hexdigest()
-        await session.flush()
+        await tx.flush()
 
 
-async def extend(session: AsyncSession, *, callback_id: str, until: datetime) -> None:
-    callback = await session.get(Callback, callback_id)
+async def extend(tx: AsyncSession, *, callback_id: str, until: datetime) -> None:
+    callback = await tx.get(Callback, callback_id)
     if callback is not None:
         callback.expires_at = until
-        await session.flush()
+        await tx.flush()
 
 
 def expiry(seconds: float, grace: float) -> datetime:

@@ -118,14 +118,14 @@ def body_problem(operation: Operation, params: dict[str, str], body: Any) -> Ocp
 
 
 async def customer_session(
-    session: AsyncSession, request: RoutedRequest, destination: Destination
+    tx: AsyncSession, request: RoutedRequest, destination: Destination
 ) -> None:
     """Charging preferences come only from the session's own eMSP (mod_sessions): the hub
     must know the receiving CPO's Session, and its cdr_token must be the sender's."""
     assert destination.party is not None
     session_id = request.params["session_id"]
     emsp = await sessions.session_emsp(
-        session,
+        tx,
         country_code=destination.party.country_code,
         party_id=destination.party.party_id,
         session_id=session_id,

@@ -78,13 +78,11 @@ def _is_json(body: bytes) -> bool:
 
 async def mark_unreachable(hub: Hub, platform: Platform) -> None:
     """A peer that cannot be reached is OFFLINE until the still-alive check reaches it again."""
-    async with hub.db.transaction() as session:
-        stored = await session.get(Platform, platform.id)
+    async with hub.db.transaction() as tx:
+        stored = await tx.get(Platform, platform.id)
         if stored is None or stored.status is not ConnectionStatus.CONNECTED:
             return
-        changed = await platforms.set_status(
-            session, platform=stored, status=ConnectionStatus.OFFLINE
-        )
+        changed = await platforms.set_status(tx, platform=stored, status=ConnectionStatus.OFFLINE)
     hub.callers.clear()
     hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-offline-{platform.id}")
 
@@ -122,8 +120,8 @@ async def _keep_callback(
             until = max(
                 until, parse_timestamp(expiry_date) + timedelta(seconds=hub.settings.command_grace)
             )
-    async with hub.db.transaction() as session:
-        await callbacks.extend(session, callback_id=callback_id, until=until)
+    async with hub.db.transaction() as tx:
+        await callbacks.extend(tx, callback_id=callback_id, until=until)
 
 
 def _envelope(answer: PeerResponse) -> dict[str, Any] | None:
@@ -178,14 +176,14 @@ async def to_party(
         await _keep_callback(hub, request, outgoing.callback_id, data)
     location_value = answer.headers.get("location")
     if (location_value and request.operation.location_header) or (observe and data is not None):
-        async with hub.db.transaction() as session:
+        async with hub.db.transaction() as tx:
             if location_value and request.operation.location_header:
                 extra["Location"] = await rewrite.location(
-                    hub, session, request, destination, location_value
+                    hub, tx, request, destination, location_value
                 )
             if observe is not None and data is not None:
                 await observe(
-                    session,
+                    tx,
                     request.store_input(
                         receiver=destination.party, callback_id=outgoing.callback_id
                     ),

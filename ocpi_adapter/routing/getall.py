@@ -19,8 +19,8 @@ async def serve(hub: Hub, request: RoutedRequest) -> Response:
     assert lister is not None
     limit = hub.settings.page_limit
     page_request = PageRequest.parse(request.query, max_limit=limit)
-    async with hub.db.transaction() as session:
-        page = await lister(session, request.sender, page_request)
+    async with hub.db.transaction() as tx:
+        page = await lister(tx, request.sender, page_request)
     headers = page_request.headers(
         url=hub_endpoint(hub, request.module.module, request.operation.interface),
         total=page.total,

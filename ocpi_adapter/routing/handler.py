@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.convertors import PathConvertor, register_url_convertor
@@ -10,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from incar import exactjson
+from incar.documents import Outcome
 from ocpi_adapter import paths
 from ocpi_adapter.auth import authenticate, hub_of
 from ocpi_adapter.body import parse_json
@@ -32,6 +34,8 @@ from ocpi_adapter.routing.operations import ModuleRoutes, Operation
 from ocpi_adapter.routing.recipient import Kind, hub_party
 from ocpi_adapter.routing.request import RoutedRequest
 from ocpi_adapter.types import ConnectionStatus, InterfaceRole
+
+log = logging.getLogger("incar.hub.store")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
@@ -112,9 +116,9 @@ def _endpoint(
                 requester = None  # not the caller's party: the refusal names no one
                 raise
             if operation.callback:
-                async with hub.db.transaction() as session:
+                async with hub.db.transaction() as tx:
                     callback = await callbacks.resolve(
-                        session,
+                        tx,
                         callback_id=params["callback_id"],
                         module=routes.module,
                         caller_platform_id=caller.platform.id,
@@ -166,16 +170,16 @@ def _endpoint(
 async def _route(hub: Hub, request: RoutedRequest) -> Response:
     outgoing: rewrite.Outgoing | None = None
     store = request.operation.store if request.body_valid else None
-    async with hub.db.transaction(write=store is not None) as session:
-        destination = await recipient.destination(hub, session, request)
+    async with hub.db.transaction(write=store is not None) as tx:
+        destination = await recipient.destination(hub, tx, request)
         if request.operation.customer_session:
-            await checks.customer_session(session, request, destination)
+            await checks.customer_session(tx, request, destination)
         if destination.kind is Kind.PARTY:
-            outgoing = await rewrite.outgoing(hub, session, request, destination)
+            outgoing = await rewrite.outgoing(hub, tx, request, destination)
         if store is not None and destination.kind is not Kind.GET_ALL:
             try:
-                await store(
-                    session,
+                outcome = await store(
+                    tx,
                     request.store_input(
                         receiver=destination.party,
                         callback_id=outgoing.callback_id if outgoing else None,
@@ -188,6 +192,7 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
                     f"body: with this change the stored object would nest {error.depth} levels "
                     f"deep, more than the {error.limit} a stored document may (hub policy)"
                 ) from None
+            _report(request, outcome)
     # Committed: what the hub stored, and any hub URL it hands out, survive a restart from here.
     if destination.kind is Kind.GET_ALL:
         return await getall.serve(hub, request)
@@ -197,12 +202,36 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
     return await forward.to_party(hub, request, destination, outgoing)
 
 
+def _report(request: RoutedRequest, outcome: Outcome) -> None:
+    """What the store made of a request that is relayed whatever it made of it: an operator
+    sees why a change did not land (an out-of-order or orphan PATCH is OCPI-legal)."""
+    if outcome in (Outcome.STALE, Outcome.UNKNOWN):
+        log.info(
+            "%s %s/%s not stored (%s): %s",
+            request.method,
+            request.module.module,
+            request.suffix,
+            outcome.value,
+            "older than the stored object"
+            if outcome is Outcome.STALE
+            else "the hub holds no object it changes",
+        )
+    else:
+        log.debug(
+            "%s %s/%s stored: %s",
+            request.method,
+            request.module.module,
+            request.suffix,
+            outcome.value,
+        )
+
+
 async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback) -> Response:
     """A CPO calling a hub URL: on to the URL it stands for, on behalf of the original party."""
     if request.method == "POST":
         callbacks.refuse_repeat(callback, request.raw_body)
-    async with hub.db.transaction() as session:
-        target = await session.get(Platform, callback.target_platform_id)
+    async with hub.db.transaction() as tx:
+        target = await tx.get(Platform, callback.target_platform_id)
     if (
         target is None
         or target.status is not ConnectionStatus.CONNECTED
@@ -221,12 +250,13 @@ async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback
         via=request.via,
     )
     if request.method == "POST" and forward.accepted(answer):
-        async with hub.db.transaction(write=True) as session:
-            await callbacks.delivered(session, callback_id=callback.id, body=request.raw_body)
+        async with hub.db.transaction(write=True) as tx:
+            await callbacks.delivered(tx, callback_id=callback.id, body=request.raw_body)
             if request.operation.store is not None and request.body_valid:
-                await request.operation.store(
-                    session, request.store_input(receiver=requester, callback_id=callback.id)
+                outcome = await request.operation.store(
+                    tx, request.store_input(receiver=requester, callback_id=callback.id)
                 )
+                _report(request, outcome)
     return forward.relay(answer, requester=request.sender, responder=requester)
 
 

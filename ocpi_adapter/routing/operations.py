@@ -10,7 +10,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import QueryParams
 
-from incar.documents import Page
+from incar.documents import Outcome, Page
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.types import InterfaceRole, ModuleID
@@ -43,7 +43,7 @@ class StoreInput:
     callback_id: str | None = None
 
 
-Store = Callable[[AsyncSession, StoreInput], Awaitable[None]]
+Store = Callable[[AsyncSession, StoreInput], Awaitable[Outcome]]
 Observe = Callable[[AsyncSession, StoreInput, Any], Awaitable[None]]
 GetAll = Callable[[AsyncSession, PartyRef, PageRequest], Awaitable[Page]]
 

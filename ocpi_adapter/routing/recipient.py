@@ -39,7 +39,7 @@ def hub_party(hub: Hub) -> PartyRef:
     return PartyRef(hub.settings.hub_country_code, hub.settings.hub_party_id)
 
 
-async def destination(hub: Hub, session: AsyncSession, request: RoutedRequest) -> Destination:
+async def destination(hub: Hub, tx: AsyncSession, request: RoutedRequest) -> Destination:
     operation = request.operation
     receiver = request.routing.receiver
     is_list_get = request.method == "GET" and operation.get_all is not None
@@ -55,13 +55,13 @@ async def destination(hub: Hub, session: AsyncSession, request: RoutedRequest) -
             )
         return Destination(Kind.BROADCAST)
     if receiver is not None:
-        return await party(hub, session, request, receiver)
+        return await party(hub, tx, request, receiver)
     # Open routing: the hub decides; it never guesses between several candidates.
     if is_list_get:
         return Destination(Kind.GET_ALL)
-    found = await _owner(session, request)
+    found = await _owner(tx, request)
     if found is not None:
-        return await party(hub, session, request, found)
+        return await party(hub, tx, request, found)
     if operation.broadcast and request.method != "GET":
         return Destination(Kind.BROADCAST)
     raise UnknownReceiver(
@@ -70,10 +70,8 @@ async def destination(hub: Hub, session: AsyncSession, request: RoutedRequest) -
     )
 
 
-async def party(
-    hub: Hub, session: AsyncSession, request: RoutedRequest, ref: PartyRef
-) -> Destination:
-    found = await platforms.find_parties(session, ref=ref)
+async def party(hub: Hub, tx: AsyncSession, request: RoutedRequest, ref: PartyRef) -> Destination:
+    found = await platforms.find_parties(tx, ref=ref)
     if not found:
         raise UnknownReceiver(f"{ref} is not known to the hub")
     # A role the platform no longer registers (SUSPENDED while the platform stays connected)
@@ -87,7 +85,7 @@ async def party(
             f"{request.module.module} {request.operation.interface.path} interface reaches "
             f"{roles.names(receivers)} only (hub policy: the role matrix)"
         )
-    owner = await session.get(Platform, found[0].platform_id)
+    owner = await tx.get(Platform, found[0].platform_id)
     assert owner is not None
     if owner.status is not ConnectionStatus.CONNECTED or not owner.outgoing_token:
         raise ConnectionProblem(f"{ref} is not connected ({owner.status})")
@@ -105,14 +103,14 @@ def _body(request: RoutedRequest, field: str) -> Any:
     return request.body.get(field) if isinstance(request.body, dict) else None
 
 
-async def _owner(session: AsyncSession, request: RoutedRequest) -> PartyRef | None:
+async def _owner(tx: AsyncSession, request: RoutedRequest) -> PartyRef | None:
     """The receiver an open-routed request names through an owner, or None (policy: an id
     alone never decides, since ids are unique per owner only)."""
     rule = request.operation.open_route
     if rule is OpenRoute.OWN_SESSION:
         # The CPO speaks of its own Session (its URL's cc/pid, checked to be the sender).
         found = await sessions.session_emsp(
-            session,
+            tx,
             country_code=request.sender.country_code,
             party_id=request.sender.party_id,
             session_id=request.params["session_id"],
@@ -124,7 +122,7 @@ async def _owner(session: AsyncSession, request: RoutedRequest) -> PartyRef | No
             return None
         # Only the requester's own RESERVE_NOW: reservation ids are the eMSP's.
         cpos = await sessions.reservation_cpos(
-            session,
+            tx,
             emsp=(request.sender.country_code, request.sender.party_id),
             reservation_id=reservation_id,
         )

@@ -47,7 +47,7 @@ def hub_endpoint(hub: Hub, module: ModuleID, interface: InterfaceRole) -> str:
 
 
 async def outgoing(
-    hub: Hub, session: AsyncSession, request: RoutedRequest, destination: Destination
+    hub: Hub, tx: AsyncSession, request: RoutedRequest, destination: Destination
 ) -> Outgoing:
     assert destination.endpoint is not None
     body = request.raw_body if request.method in ("POST", "PUT", "PATCH") else None
@@ -62,7 +62,7 @@ async def outgoing(
     )
     if not isinstance(original, str) or not original:
         raise InvalidParameters("response_url is required")
-    callback = await _callback(hub, session, request, destination, original)
+    callback = await _callback(hub, tx, request, destination, original)
     url = f"{hub_endpoint(hub, request.module.module, InterfaceRole.SENDER)}/{callback.id}"
     if where == "body":
         assert isinstance(request.body, dict)
@@ -83,14 +83,14 @@ def _replace_param(query: str, name: str, value: str) -> str:
 
 async def _callback(
     hub: Hub,
-    session: AsyncSession,
+    tx: AsyncSession,
     request: RoutedRequest,
     destination: Destination,
     original: str,
 ) -> Callback:
     assert destination.platform is not None and destination.party is not None
     return await callbacks.create(
-        session,
+        tx,
         module=request.module.module,
         caller=(destination.platform, destination.party),
         target=(request.caller.platform, request.sender),
@@ -129,7 +129,7 @@ def link(hub: Hub, request: RoutedRequest, destination: Destination, value: str)
 
 async def location(
     hub: Hub,
-    session: AsyncSession,
+    tx: AsyncSession,
     request: RoutedRequest,
     destination: Destination,
     value: str,
@@ -137,7 +137,7 @@ async def location(
     """A receiver's CDR Location replaced by a hub URL only the posting platform may GET."""
     assert destination.platform is not None and destination.party is not None
     callback = await callbacks.create(
-        session,
+        tx,
         module=request.module.module,
         caller=(request.caller.platform, request.sender),
         target=(destination.platform, destination.party),

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incar.documents import Page
+from incar.documents import Outcome, Page
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.routing.operations import StoreInput
 from subgraphs.sessions import service as sessions
 
 
-async def put(session: AsyncSession, data: StoreInput) -> None:
-    await sessions.put_session(session, data=data.body)
+async def put(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await sessions.put_session(tx, data=data.body)
 
 
-async def patch(session: AsyncSession, data: StoreInput) -> None:
-    await sessions.patch_session(
-        session,
+async def patch(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await sessions.patch_session(
+        tx,
         country_code=data.params["country_code"],
         party_id=data.params["party_id"],
         session_id=data.params["session_id"],
@@ -25,9 +25,9 @@ async def patch(session: AsyncSession, data: StoreInput) -> None:
     )
 
 
-async def get_all(session: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
+async def get_all(tx: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
     return await sessions.page_sessions(
-        session,
+        tx,
         party=(viewer.country_code, viewer.party_id),
         date_from=page.date_from,
         date_to=page.date_to,

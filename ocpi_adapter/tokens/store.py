@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incar.documents import Page
+from incar.documents import Outcome, Page
 from ocpi_adapter import query as query_params
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
@@ -12,13 +12,13 @@ from ocpi_adapter.routing.operations import StoreInput
 from subgraphs.sessions import service as sessions
 
 
-async def put(session: AsyncSession, data: StoreInput) -> None:
-    await sessions.put_token(session, data=data.body)
+async def put(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await sessions.put_token(tx, data=data.body)
 
 
-async def patch(session: AsyncSession, data: StoreInput) -> None:
-    await sessions.patch_token(
-        session,
+async def patch(tx: AsyncSession, data: StoreInput) -> Outcome:
+    return await sessions.patch_token(
+        tx,
         country_code=data.params["country_code"],
         party_id=data.params["party_id"],
         uid=data.params["token_uid"],
@@ -27,9 +27,9 @@ async def patch(session: AsyncSession, data: StoreInput) -> None:
     )
 
 
-async def get_all(session: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
+async def get_all(tx: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:
     return await sessions.page_tokens(
-        session,
+        tx,
         date_from=page.date_from,
         date_to=page.date_to,
         offset=page.offset,

@@ -17,14 +17,14 @@ from subgraphs.accounting.models import Cdr
 TOPIC_CDR = "accounting.cdr"
 
 
-async def add_cdr(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     """Stores a new CDR; a second CDR with the same id is kept out (STALE), never overwritten."""
     data = documents.storable(data)
     key = documents.key(data["country_code"], data["party_id"], data["id"])
-    if await documents.find(session, Cdr, key=key) is not None:
+    if await documents.find(tx, Cdr, key=key) is not None:
         return Outcome.STALE
     token = data.get("cdr_token") or {}
-    session.add(
+    tx.add(
         Cdr(
             country_code=key["country_code"],
             party_id=key["party_id"],
@@ -35,9 +35,9 @@ async def add_cdr(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
             emsp_party_id=str(token.get("party_id", "")).upper() or None,
         )
     )
-    await session.flush()
+    await tx.flush()
     await events.publish(
-        session,
+        tx,
         TOPIC_CDR,
         {
             "country_code": key["country_code"],
@@ -52,7 +52,7 @@ async def add_cdr(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
 
 
 async def page_cdrs(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     party: tuple[str, str],
     date_from: datetime | None,
@@ -66,7 +66,7 @@ async def page_cdrs(
         (col(Cdr.emsp_country_code) == cc) & (col(Cdr.emsp_party_id) == pid),
     )
     return await documents.page(
-        session,
+        tx,
         Cdr,
         where=[visible],
         date_from=date_from,

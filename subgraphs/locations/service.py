@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from incar import documents, events
 from incar.documents import Outcome, Page
 from incar.timestamps import parse_timestamp
+from subgraphs.locations import rows
 from subgraphs.locations.models import Location, Tariff
 
 TOPIC_LOCATION = "locations.location"
@@ -41,7 +42,7 @@ def _newer(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
 
 
 async def _evse_events(
-    session: AsyncSession,
+    tx: AsyncSession,
     key: dict[str, str],
     before: dict[str, Any] | None,
     after: dict[str, Any],
@@ -50,7 +51,7 @@ async def _evse_events(
     for evse in after.get("evses") or []:
         if old.get(evse.get("uid")) != evse.get("status"):
             await events.publish(
-                session,
+                tx,
                 TOPIC_EVSE_STATUS,
                 {
                     "country_code": key["country_code"],
@@ -64,18 +65,20 @@ async def _evse_events(
 
 
 async def _store(
-    session: AsyncSession,
+    tx: AsyncSession,
     key: dict[str, str],
     last_updated: datetime,
     document: dict[str, Any],
     before: dict[str, Any] | None,
 ) -> Outcome:
-    outcome, _ = await documents.upsert(
-        session, Location, key=key, last_updated=last_updated, data=document
+    outcome, row = await documents.upsert(
+        tx, Location, key=key, last_updated=last_updated, data=document
     )
     if outcome is not Outcome.STALE:
+        assert row.pk is not None
+        await rows.sync(tx, location_pk=row.pk, key=key, document=row.data)
         await events.publish(
-            session,
+            tx,
             TOPIC_LOCATION,
             {
                 **_payload(key),
@@ -83,7 +86,7 @@ async def _store(
                 "change": outcome.value,
             },
         )
-        await _evse_events(session, key, before, document)
+        await _evse_events(tx, key, before, document)
     return outcome
 
 
@@ -96,7 +99,7 @@ def _payload(key: dict[str, str]) -> dict[str, str]:
 
 
 async def get_location(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -106,7 +109,7 @@ async def get_location(
     """The stored Location; ``for_update`` locks it until the transaction ends (read-modify-
     write: a concurrent PATCH of another EVSE must not overwrite this one's change)."""
     row = await documents.find(
-        session, Location, key=_key(country_code, party_id, location_id), for_update=for_update
+        tx, Location, key=_key(country_code, party_id, location_id), for_update=for_update
     )
     return row.data if row else None
 
@@ -121,20 +124,20 @@ def _parent_stamp(parent: dict[str, Any], child_stamp: str) -> str:
     return child_stamp
 
 
-async def put_location(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+async def put_location(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     key = _key(data["country_code"], data["party_id"], data["id"])
     before = await get_location(
-        session,
+        tx,
         country_code=key["country_code"],
         party_id=key["party_id"],
         location_id=data["id"],
         for_update=True,
     )
-    return await _store(session, key, parse_timestamp(data["last_updated"]), data, before)
+    return await _store(tx, key, parse_timestamp(data["last_updated"]), data, before)
 
 
 async def patch_location(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -143,21 +146,21 @@ async def patch_location(
 ) -> Outcome:
     key = _key(country_code, party_id, location_id)
     before = await get_location(
-        session,
+        tx,
         country_code=country_code,
         party_id=party_id,
         location_id=location_id,
         for_update=True,
     )
     if before is None:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     return await _store(
-        session, key, parse_timestamp(patch["last_updated"]), documents.merge(before, patch), before
+        tx, key, parse_timestamp(patch["last_updated"]), documents.merge(before, patch), before
     )
 
 
 async def upsert_evse(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -169,18 +172,18 @@ async def upsert_evse(
     """PUT (``replace``) or PATCH of one EVSE; a PATCH of an EVSE the hub never saw is skipped."""
     key = _key(country_code, party_id, location_id)
     before = await get_location(
-        session,
+        tx,
         country_code=country_code,
         party_id=party_id,
         location_id=location_id,
         for_update=True,
     )
     if before is None:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     evses = list(before.get("evses") or [])
     index = _find(evses, "uid", evse_uid)
     if index is None and not replace:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     if index is not None and _newer(evses[index], evse):
         return Outcome.STALE
     new = evse if replace or index is None else documents.merge(evses[index], evse)
@@ -190,11 +193,11 @@ async def upsert_evse(
         evses[index] = new
     stamp = _parent_stamp(before, evse["last_updated"])
     document = {**before, "evses": evses, "last_updated": stamp}
-    return await _store(session, key, parse_timestamp(stamp), document, before)
+    return await _store(tx, key, parse_timestamp(stamp), document, before)
 
 
 async def upsert_connector(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -206,22 +209,22 @@ async def upsert_connector(
 ) -> Outcome:
     key = _key(country_code, party_id, location_id)
     before = await get_location(
-        session,
+        tx,
         country_code=country_code,
         party_id=party_id,
         location_id=location_id,
         for_update=True,
     )
     if before is None:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     evses = list(before.get("evses") or [])
     evse_index = _find(evses, "uid", evse_uid)
     if evse_index is None:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     connectors = list(evses[evse_index].get("connectors") or [])
     index = _find(connectors, "id", connector_id)
     if index is None and not replace:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     if index is not None and _newer(connectors[index], connector):
         return Outcome.STALE
     stamp = connector["last_updated"]
@@ -238,11 +241,11 @@ async def upsert_connector(
     }
     location_stamp = _parent_stamp(before, stamp)
     document = {**before, "evses": evses, "last_updated": location_stamp}
-    return await _store(session, key, parse_timestamp(location_stamp), document, before)
+    return await _store(tx, key, parse_timestamp(location_stamp), document, before)
 
 
 async def page_locations(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     date_from: datetime | None,
     date_to: datetime | None,
@@ -250,18 +253,18 @@ async def page_locations(
     limit: int,
 ) -> Page:
     return await documents.page(
-        session, Location, date_from=date_from, date_to=date_to, offset=offset, limit=limit
+        tx, Location, date_from=date_from, date_to=date_to, offset=offset, limit=limit
     )
 
 
-async def put_tariff(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+async def put_tariff(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     key = _key(data["country_code"], data["party_id"], data["id"])
     outcome, _ = await documents.upsert(
-        session, Tariff, key=key, last_updated=parse_timestamp(data["last_updated"]), data=data
+        tx, Tariff, key=key, last_updated=parse_timestamp(data["last_updated"]), data=data
     )
     if outcome is not Outcome.STALE:
         await events.publish(
-            session,
+            tx,
             TOPIC_TARIFF,
             {**_tariff_payload(key), "last_updated": data["last_updated"], "change": outcome.value},
         )
@@ -269,15 +272,15 @@ async def put_tariff(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
 
 
 async def delete_tariff(
-    session: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
-) -> bool:
+    tx: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
+) -> Outcome:
     key = _key(country_code, party_id, tariff_id)
-    row = await documents.find(session, Tariff, key=key, for_update=True)
+    row = await documents.find(tx, Tariff, key=key, for_update=True)
     if row is None:
-        return False
-    await session.delete(row)
-    await events.publish(session, TOPIC_TARIFF, {**_tariff_payload(key), "change": "deleted"})
-    return True
+        return Outcome.UNKNOWN
+    await tx.delete(row)
+    await events.publish(tx, TOPIC_TARIFF, {**_tariff_payload(key), "change": "deleted"})
+    return Outcome.DELETED
 
 
 def _tariff_payload(key: dict[str, str]) -> dict[str, str]:
@@ -289,7 +292,7 @@ def _tariff_payload(key: dict[str, str]) -> dict[str, str]:
 
 
 async def page_tariffs(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     date_from: datetime | None,
     date_to: datetime | None,
@@ -297,5 +300,5 @@ async def page_tariffs(
     limit: int,
 ) -> Page:
     return await documents.page(
-        session, Tariff, date_from=date_from, date_to=date_to, offset=offset, limit=limit
+        tx, Tariff, date_from=date_from, date_to=date_to, offset=offset, limit=limit
     )

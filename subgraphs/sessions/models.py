@@ -13,13 +13,25 @@ from incar.documents import Document
 
 
 class Session(Document, table=True):
-    """A CPO's Session; ``emsp_*`` is the party of its ``cdr_token`` (who may see it)."""
+    """A CPO's charging Session; ``emsp_*`` is the party of its ``cdr_token`` (who may see it).
+
+    The query columns (token, status, where) are set from the document in the same write
+    (``subgraphs.sessions.service``): the graph finds a driver's sessions and an EVSE's active
+    one by index."""
 
     __tablename__ = "charging_session"
-    __table_args__ = (sa.UniqueConstraint("country_code", "party_id", "object_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("country_code", "party_id", "object_id"),
+        sa.Index("ix_charging_session_token", "emsp_country_code", "emsp_party_id", "token_uid"),
+        sa.Index("ix_charging_session_evse", "location_key", "evse_key", "status"),
+    )
 
     emsp_country_code: str | None = Field(default=None, max_length=2, index=True)
     emsp_party_id: str | None = Field(default=None, max_length=3, index=True)
+    token_uid: str | None = Field(default=None, max_length=36)  # upper-cased: a CiString
+    status: str | None = Field(default=None, max_length=16)
+    location_key: str | None = Field(default=None, max_length=36)
+    evse_key: str | None = Field(default=None, max_length=36)
 
 
 class Token(Document, table=True):

@@ -23,20 +23,28 @@ TOPIC_COMMAND = "sessions.command"
 _key = documents.key
 
 
-def _emsp(data: dict[str, Any]) -> dict[str, Any]:
+def _upper(value: Any) -> str | None:
+    return value.upper() if isinstance(value, str) else None
+
+
+def _columns(data: dict[str, Any]) -> dict[str, Any]:
+    """The query columns of a Session document (its eMSP, token, status and EVSE)."""
     token = data.get("cdr_token") or {}
-    cc, pid = token.get("country_code"), token.get("party_id")
     return {
-        "emsp_country_code": cc.upper() if isinstance(cc, str) else None,
-        "emsp_party_id": pid.upper() if isinstance(pid, str) else None,
+        "emsp_country_code": _upper(token.get("country_code")),
+        "emsp_party_id": _upper(token.get("party_id")),
+        "token_uid": _upper(token.get("uid")),
+        "status": data.get("status") if isinstance(data.get("status"), str) else None,
+        "location_key": _upper(data.get("location_id")),
+        "evse_key": _upper(data.get("evse_uid")),
     }
 
 
 async def _session_event(
-    session: AsyncSession, key: dict[str, str], data: dict[str, Any], outcome: Outcome
+    tx: AsyncSession, key: dict[str, str], data: dict[str, Any], outcome: Outcome
 ) -> None:
     await events.publish(
-        session,
+        tx,
         TOPIC_SESSION,
         {
             "country_code": key["country_code"],
@@ -51,7 +59,7 @@ async def _session_event(
 
 
 async def get_session(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -61,28 +69,28 @@ async def get_session(
     """The stored Session; ``for_update`` locks it until the transaction ends (a PATCH's
     charging periods are added to those stored, so no other write may come in between)."""
     row = await documents.find(
-        session, Session, key=_key(country_code, party_id, session_id), for_update=for_update
+        tx, Session, key=_key(country_code, party_id, session_id), for_update=for_update
     )
     return row.data if row else None
 
 
-async def put_session(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+async def put_session(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     key = _key(data["country_code"], data["party_id"], data["id"])
     outcome, _ = await documents.upsert(
-        session,
+        tx,
         Session,
         key=key,
         last_updated=parse_timestamp(data["last_updated"]),
         data=data,
-        extra=_emsp(data),
+        extra=_columns(data),
     )
     if outcome is not Outcome.STALE:
-        await _session_event(session, key, data, outcome)
+        await _session_event(tx, key, data, outcome)
     return outcome
 
 
 async def patch_session(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -90,34 +98,34 @@ async def patch_session(
     patch: dict[str, Any],
 ) -> Outcome:
     before = await get_session(
-        session,
+        tx,
         country_code=country_code,
         party_id=party_id,
         session_id=session_id,
         for_update=True,
     )
     if before is None:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     merged = documents.merge(before, patch)
     if "charging_periods" in patch and "charging_periods" in before:
         # mod_sessions: a PATCH's charging_periods are added to those already known.
         merged["charging_periods"] = [*before["charging_periods"], *patch["charging_periods"]]
     key = _key(country_code, party_id, session_id)
     outcome, _ = await documents.upsert(
-        session,
+        tx,
         Session,
         key=key,
         last_updated=parse_timestamp(patch["last_updated"]),
         data=merged,
-        extra=_emsp(merged),
+        extra=_columns(merged),
     )
     if outcome is not Outcome.STALE:
-        await _session_event(session, key, merged, outcome)
+        await _session_event(tx, key, merged, outcome)
     return outcome
 
 
 async def page_sessions(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     party: tuple[str, str],
     date_from: datetime | None,
@@ -132,7 +140,7 @@ async def page_sessions(
         (col(Session.emsp_country_code) == cc) & (col(Session.emsp_party_id) == pid),
     )
     return await documents.page(
-        session,
+        tx,
         Session,
         where=[visible],
         date_from=date_from,
@@ -143,11 +151,11 @@ async def page_sessions(
 
 
 async def session_emsp(
-    session: AsyncSession, *, country_code: str, party_id: str, session_id: str
+    tx: AsyncSession, *, country_code: str, party_id: str, session_id: str
 ) -> tuple[str, str] | None:
     """The eMSP (party of the cdr_token) of one CPO's Session, if the hub knows it."""
     row = (
-        await session.execute(
+        await tx.execute(
             select(col(Session.emsp_country_code), col(Session.emsp_party_id)).where(
                 *documents.key_filter(Session, _key(country_code, party_id, session_id))
             )
@@ -158,22 +166,22 @@ async def session_emsp(
     return row[0], row[1]
 
 
-async def put_token(session: AsyncSession, *, data: dict[str, Any]) -> Outcome:
+async def put_token(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     key = _key(data["country_code"], data["party_id"], data["uid"])
     outcome, _ = await documents.upsert(
-        session,
+        tx,
         Token,
         key={**key, "token_type": data["type"]},
         last_updated=parse_timestamp(data["last_updated"]),
         data=data,
     )
     if outcome is not Outcome.STALE:
-        await _token_event(session, key, data, outcome)
+        await _token_event(tx, key, data, outcome)
     return outcome
 
 
 async def patch_token(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     country_code: str,
     party_id: str,
@@ -182,23 +190,23 @@ async def patch_token(
     patch: dict[str, Any],
 ) -> Outcome:
     key = {**_key(country_code, party_id, uid), "token_type": token_type}
-    row = await documents.find(session, Token, key=key, for_update=True)
+    row = await documents.find(tx, Token, key=key, for_update=True)
     if row is None:
-        return Outcome.STALE
+        return Outcome.UNKNOWN
     merged = documents.merge(row.data, patch)
     outcome, _ = await documents.upsert(
-        session, Token, key=key, last_updated=parse_timestamp(patch["last_updated"]), data=merged
+        tx, Token, key=key, last_updated=parse_timestamp(patch["last_updated"]), data=merged
     )
     if outcome is not Outcome.STALE:
-        await _token_event(session, key, merged, outcome)
+        await _token_event(tx, key, merged, outcome)
     return outcome
 
 
 async def _token_event(
-    session: AsyncSession, key: dict[str, str], data: dict[str, Any], outcome: Outcome
+    tx: AsyncSession, key: dict[str, str], data: dict[str, Any], outcome: Outcome
 ) -> None:
     await events.publish(
-        session,
+        tx,
         TOPIC_TOKEN,
         {
             "country_code": key["country_code"],
@@ -213,7 +221,7 @@ async def _token_event(
 
 
 async def page_tokens(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     date_from: datetime | None,
     date_to: datetime | None,
@@ -221,20 +229,20 @@ async def page_tokens(
     limit: int,
 ) -> Page:
     return await documents.page(
-        session, Token, date_from=date_from, date_to=date_to, offset=offset, limit=limit
+        tx, Token, date_from=date_from, date_to=date_to, offset=offset, limit=limit
     )
 
 
 async def record_command(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     command_id: str,
     command: str,
     emsp: tuple[str, str],
     cpo: tuple[str, str],
     request: dict[str, Any],
-) -> None:
-    session.add(
+) -> Outcome:
+    tx.add(
         Command(
             id=command_id,
             command=command,
@@ -245,47 +253,49 @@ async def record_command(
             request=request,
         )
     )
-    await session.flush()
-    await _command_event(session, command_id, command, "requested", None)
+    await tx.flush()
+    await _command_event(tx, command_id, command, "requested", None)
+    return Outcome.CREATED
 
 
 async def record_command_answer(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     command_id: str,
     response: dict[str, Any] | None = None,
     result: dict[str, Any] | None = None,
-) -> None:
-    row = await session.get(Command, command_id, with_for_update=True)
+) -> Outcome:
+    row = await tx.get(Command, command_id, with_for_update=True)
     if row is None:
-        return
+        return Outcome.UNKNOWN
     if response is not None:
         row.response = response
     if result is not None:
         row.result = result
     row.updated_at = utcnow()
-    await session.flush()
+    await tx.flush()
     state = "result" if result is not None else "response"
     answer = result if result is not None else response
-    await _command_event(session, command_id, row.command, state, (answer or {}).get("result"))
+    await _command_event(tx, command_id, row.command, state, (answer or {}).get("result"))
+    return Outcome.UPDATED
 
 
 async def _command_event(
-    session: AsyncSession, command_id: str, command: str, state: str, result: Any
+    tx: AsyncSession, command_id: str, command: str, state: str, result: Any
 ) -> None:
     await events.publish(
-        session,
+        tx,
         TOPIC_COMMAND,
         {"command_id": command_id, "command": command, "state": state, "result": result},
     )
 
 
 async def reservation_cpos(
-    session: AsyncSession, *, emsp: tuple[str, str], reservation_id: str
+    tx: AsyncSession, *, emsp: tuple[str, str], reservation_id: str
 ) -> list[tuple[str, str]]:
     """The CPOs to which this eMSP sent a RESERVE_NOW with this reservation id (its own ids:
     another eMSP's reservations never count)."""
-    rows = await session.execute(
+    rows = await tx.execute(
         select(
             col(Command.cpo_country_code), col(Command.cpo_party_id), col(Command.request)
         ).where(

@@ -110,7 +110,7 @@ def cdr_token(emsp: Party, uid: str = "T1") -> dict[str, str]:
     }
 
 
-def session(
+def charging_session(
     cpo: Party,
     session_id: str,
     emsp: Party,

@@ -202,8 +202,8 @@ async def _post_credentials(
 
 
 async def _nothing_stored(hub: HubUnderTest) -> None:
-    async with hub.hub.db.transaction() as session:
-        for platform, _ in await platforms.list_all(session):
+    async with hub.hub.db.transaction() as tx:
+        for platform, _ in await platforms.list_all(tx):
             assert platform.status is ConnectionStatus.PLANNED
             assert platform.outgoing_token is None
 
@@ -320,5 +320,5 @@ async def test_check17_peer_refusals_surface_as_errors(hub: HubUnderTest) -> Non
         peer.on("POST", "/credentials", lambda _: ocpi(status_code=3001))
         with pytest.raises(OcpiError, match="3001"):
             await flows.connect(hub.hub, versions_url=peer.versions_url, token_a="token-a")
-        async with hub.hub.db.transaction() as session:
-            assert await platforms.list_all(session) == []
+        async with hub.hub.db.transaction() as tx:
+            assert await platforms.list_all(tx) == []

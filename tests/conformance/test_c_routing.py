@@ -32,13 +32,13 @@ from tests.conformance.support import (
     addressed,
     assert_envelope,
     cdr,
+    charging_session,
     exactly,
     from_of,
     get_all,
     hub_party,
     location,
     register_all,
-    session,
     set_status,
     status_of,
     tariff,
@@ -513,7 +513,12 @@ def forwards() -> dict[str, Forward]:
             "cpo", "GET", "sessions", "receiver", "BE/BEC/S1", answer={"id": "S1"}
         ),
         "sessions-PUT-receiver": Forward(
-            "cpo", "PUT", "sessions", "receiver", "BE/BEC/S1", body=pretty(session(CPO, "S1", EMSP))
+            "cpo",
+            "PUT",
+            "sessions",
+            "receiver",
+            "BE/BEC/S1",
+            body=pretty(charging_session(CPO, "S1", EMSP)),
         ),
         "sessions-PATCH-receiver": Forward(
             "cpo",
@@ -674,7 +679,7 @@ async def push_session(hub: HubUnderTest, cpo: StrictPeer, emsp: StrictPeer) -> 
         "PUT",
         url_of(hub, "sessions", "receiver", "BE/BEC/S1"),
         to=party(emsp),
-        json=session(CPO, "S1", EMSP),
+        json=charging_session(CPO, "S1", EMSP),
     )
     assert pushed.json()["status_code"] == 1000, pushed.text
     cpo.received.clear()
@@ -958,7 +963,7 @@ async def test_check23_receiver_without_the_module_or_interface_is_4001_without_
                 cpo,
                 "PUT",
                 url_of(hub, "sessions", "receiver", "BE/BEC/S1"),
-                pretty(session(CPO, "S1", ("BE", "EM2"))),
+                pretty(charging_session(CPO, "S1", ("BE", "EM2"))),
                 ("BE", "EM2"),
             ),
         ]
@@ -1086,7 +1091,14 @@ async def test_check25_url_owner_or_id_differing_from_from_or_body_is_2001(
                 EMSP,
                 "uid",
             ),
-            (cpo, "PUT", "sessions/receiver/BE/BEC/S2", session(CPO, "S1", EMSP), EMSP, "id"),
+            (
+                cpo,
+                "PUT",
+                "sessions/receiver/BE/BEC/S2",
+                charging_session(CPO, "S1", EMSP),
+                EMSP,
+                "id",
+            ),
             (emsp, "PUT", "tokens/receiver/NL/TNM/U2", token(*EMSP, "U1"), CPO, "uid"),
             # Body owner differs from the URL (which names the sender).
             (

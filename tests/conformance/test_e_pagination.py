@@ -27,10 +27,10 @@ from tests.conformance.support import (
     addressed,
     assert_envelope,
     cdr,
+    charging_session,
     hub_party,
     location,
     register_all,
-    session,
 )
 from tests.peers.extrawest.launcher import ExtrawestPeer
 from tests.peers.extrawest.registration import register_extrawest
@@ -221,7 +221,7 @@ async def test_check29_x_total_count_is_the_total_for_this_client(hub: HubUnderT
                 "PUT",
                 f"{hub.endpoint('sessions', 'receiver')}/NL/CPA/{session_id}",
                 to=owner,
-                json=session(CPO, session_id, owner, last_updated=stamp),
+                json=charging_session(CPO, session_id, owner, last_updated=stamp),
             )
             assert answer.json()["status_code"] == 1000, answer.text
         url = hub.endpoint("sessions", "sender")

@@ -25,13 +25,13 @@ from tests.conformance.support import (
     addressed,
     assert_envelope,
     cdr,
+    charging_session,
     exactly,
     from_of,
     get_all,
     hub_party,
     location,
     register_all,
-    session,
     set_status,
     status_of,
     tariff,
@@ -429,7 +429,7 @@ async def test_check36_cdrs_and_sessions_are_never_broadcast(hub: HubUnderTest) 
             (
                 "PUT",
                 hub.endpoint("sessions", "receiver") + "/NL/CPA/S1",
-                session(("NL", "CPA"), "S1", emsp_party),
+                charging_session(("NL", "CPA"), "S1", emsp_party),
             ),
             (
                 "PATCH",

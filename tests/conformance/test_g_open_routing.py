@@ -28,11 +28,11 @@ from tests.conformance.support import (
     addressed,
     assert_envelope,
     cdr,
+    charging_session,
     get_all,
     hub_party,
     location,
     register_all,
-    session,
     tariff,
     token,
 )
@@ -122,7 +122,7 @@ async def publish_session(
         hub,
         "sessions",
         f"{cc}/{pid}/{session_id}",
-        session((cc, pid), session_id, emsp, **changes),
+        charging_session((cc, pid), session_id, emsp, **changes),
         to=emsp,
     )
 
@@ -323,7 +323,9 @@ async def test_check38_session_pushes_and_cdrs_go_to_the_emsp_of_their_cdr_token
     async with net(hub) as n:
         sessions = hub.endpoint("sessions", "receiver")
         routed(
-            await n.a.call("PUT", f"{sessions}/NL/CPA/S1", json=session(CPO_A, "S1", EMSP_Y)),
+            await n.a.call(
+                "PUT", f"{sessions}/NL/CPA/S1", json=charging_session(CPO_A, "S1", EMSP_Y)
+            ),
             n.y,
             n.a,
         )
@@ -338,7 +340,9 @@ async def test_check38_session_pushes_and_cdrs_go_to_the_emsp_of_their_cdr_token
         # A cdr_token naming a party the hub does not know: 4001, nothing forwarded, no broadcast.
         stranger = ("FR", "ZZZ")
         unknown_receiver(
-            await n.a.call("PUT", f"{sessions}/NL/CPA/S3", json=session(CPO_A, "S3", stranger)),
+            await n.a.call(
+                "PUT", f"{sessions}/NL/CPA/S3", json=charging_session(CPO_A, "S3", stranger)
+            ),
             hub,
             n.a,
         )
@@ -640,7 +644,7 @@ async def test_check40_get_all_serves_the_owners_last_updated_byte_for_byte(
                 n.a,
                 "PUT",
                 "/NL/CPA/S1",
-                session(CPO_A, "S1", EMSP_X, last_updated=ODD_STAMPS["session"]),
+                charging_session(CPO_A, "S1", EMSP_X, last_updated=ODD_STAMPS["session"]),
                 EMSP_X,
             ),
             "cdrs": (n.a, "POST", "", cdr(CPO_A, "C1", EMSP_X, ODD_STAMPS["cdr"]), EMSP_X),

@@ -132,13 +132,13 @@ def hub_url_of(received: Received) -> str:
 
 
 async def command_rows(hub: HubUnderTest) -> list[Command]:
-    async with hub.hub.db.transaction() as session:
-        return list((await session.execute(select(Command))).scalars().all())
+    async with hub.hub.db.transaction() as tx:
+        return list((await tx.execute(select(Command))).scalars().all())
 
 
 async def callback_row(hub: HubUnderTest, callback_id: str) -> Callback:
-    async with hub.hub.db.transaction() as session:
-        row = await session.get(Callback, callback_id)
+    async with hub.hub.db.transaction() as tx:
+        row = await tx.get(Callback, callback_id)
     assert row is not None
     return row
 

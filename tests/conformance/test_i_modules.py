@@ -24,12 +24,12 @@ from tests.conformance.support import (
     Party,
     addressed,
     assert_envelope,
+    charging_session,
     exactly,
     from_of,
     get_all,
     hub_party,
     register_all,
-    session,
     to_of,
     trace,
 )
@@ -296,7 +296,7 @@ async def test_check45_unsolicited_active_charging_profile_reaches_the_scsp_or_e
             "PUT",
             f"{hub.endpoint('sessions', 'receiver')}/{CPO45[0]}/{CPO45[1]}/{SESSION45}",
             to=EMSP45,
-            json=session(CPO45, SESSION45, EMSP45),
+            json=charging_session(CPO45, SESSION45, EMSP45),
         )
         assert pushed.json()["status_code"] == 1000, pushed.text
         active = orjson.dumps(
@@ -340,7 +340,7 @@ async def test_check45_extrawest_cpo_posts_the_result_through_the_hub_url(
 ) -> None:
     ext = extrawest_cpo
     cpo = (ext.country_code, ext.party_id)
-    await asyncio.to_thread(ext.seed, "sessions", session(cpo, SESSION45, SCSP45))
+    await asyncio.to_thread(ext.seed, "sessions", charging_session(cpo, SESSION45, SCSP45))
     await register_extrawest(hub, ext)
     await asyncio.to_thread(ext.clear_outbound)
     scsp_spec = {

@@ -112,12 +112,12 @@ def test_wrong_types_and_shapes_in_a_location_are_named(
 
 
 def test_a_number_field_takes_an_integer_but_not_a_string_or_boolean() -> None:
-    session = example("session_example_1_simple_start.json")
-    validate(ObjectKind.SESSION, {**session, "kwh": 12})
-    assert rejection(ObjectKind.SESSION, {**session, "kwh": "12.5"}) == (
+    tx = example("session_example_1_simple_start.json")
+    validate(ObjectKind.SESSION, {**tx, "kwh": 12})
+    assert rejection(ObjectKind.SESSION, {**tx, "kwh": "12.5"}) == (
         "kwh: expected a number, got string"
     )
-    assert rejection(ObjectKind.SESSION, {**session, "kwh": True}) == (
+    assert rejection(ObjectKind.SESSION, {**tx, "kwh": True}) == (
         "kwh: expected a number, got boolean"
     )
 

@@ -33,8 +33,8 @@ async def test_registration_yields_token_c_hub_endpoints_and_hub_party(hub: HubU
         hub.party.party_id,
     )
     assert registration.endpoints.url("tokens", "RECEIVER") == hub.endpoint("tokens", "receiver")
-    async with hub.hub.db.transaction() as session:
-        [(platform, parties)] = await platforms.list_all(session)
+    async with hub.hub.db.transaction() as tx:
+        [(platform, parties)] = await platforms.list_all(tx)
     # The hub reached the eMSP's own versions and details with its token B during the POST.
     assert platform.outgoing_token == emsp.token_b
     assert platform.status is ConnectionStatus.CONNECTED

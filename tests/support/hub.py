@@ -51,9 +51,9 @@ class HubUnderTest:
     async def onboard(
         self, role: str, country_code: str, party_id: str, *, legacy: bool = False
     ) -> str:
-        async with self.hub.db.transaction() as session:
+        async with self.hub.db.transaction() as tx:
             _, token = await platforms.onboard(
-                session,
+                tx,
                 name=f"{role} {country_code}*{party_id}",
                 role=Role(role),
                 country_code=country_code,

@@ -199,9 +199,9 @@ async def onboard(database_url: str, role: str, party: tuple[str, str]) -> str:
     """Token A for a platform, issued as `incar platform add` does (same service, same DB)."""
     db = Database(database_url)
     try:
-        async with db.transaction() as session:
+        async with db.transaction() as tx:
             _, token_a = await platforms.onboard(
-                session,
+                tx,
                 name=f"{role} {party[0]}*{party[1]}",
                 role=Role(role),
                 country_code=party[0],

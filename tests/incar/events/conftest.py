@@ -32,8 +32,8 @@ async def pg_url() -> AsyncIterator[str]:
         await admin.close()
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     setup = Database(url)
-    async with setup.transaction() as session:
-        await session.execute(text(CHANGES_DDL))
+    async with setup.transaction() as tx:
+        await tx.execute(text(CHANGES_DDL))
     await setup.dispose()
     yield url
     admin = await asyncpg.connect(ADMIN_DSN)
@@ -46,8 +46,8 @@ async def pg_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def pg_db(pg_url: str) -> AsyncIterator[Database]:
     db = Database(pg_url)
-    async with db.transaction() as session:
-        await session.execute(text("DELETE FROM changes"))
+    async with db.transaction() as tx:
+        await tx.execute(text("DELETE FROM changes"))
     yield db
     await db.dispose()
 
@@ -55,8 +55,8 @@ async def pg_db(pg_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'events.db'}")
-    async with db.transaction() as session:
-        await session.execute(text(CHANGES_DDL))
+    async with db.transaction() as tx:
+        await tx.execute(text(CHANGES_DDL))
     yield db
     await db.dispose()
 

@@ -29,17 +29,15 @@ async def main(url: str, count: int) -> None:
     await bus.start()
     try:
         for seq in range(count):
-            async with db.transaction() as session:
-                await session.execute(
+            async with db.transaction() as tx:
+                await tx.execute(
                     text("INSERT INTO changes (seq, note) VALUES (:seq, 'from publisher')"),
                     {"seq": seq},
                 )
-                await bus.publish(
-                    session, Event("changes.created", {"seq": seq, "pid": os.getpid()})
-                )
+                await bus.publish(tx, Event("changes.created", {"seq": seq, "pid": os.getpid()}))
             try:
-                async with db.transaction() as session:
-                    await bus.publish(session, Event("changes.abandoned", {"seq": seq}))
+                async with db.transaction() as tx:
+                    await bus.publish(tx, Event("changes.abandoned", {"seq": seq}))
                     raise Abandoned
             except Abandoned:
                 pass

@@ -24,28 +24,28 @@ class Boom(Exception):
     pass
 
 
-async def change(session: AsyncSession, seq: int) -> None:
-    await session.execute(text("INSERT INTO changes (seq, note) VALUES (:seq, 'x')"), {"seq": seq})
+async def change(tx: AsyncSession, seq: int) -> None:
+    await tx.execute(text("INSERT INTO changes (seq, note) VALUES (:seq, 'x')"), {"seq": seq})
 
 
 async def commit_change(db: Database, bus: EventBus, seq: int, event: Event) -> None:
-    async with db.transaction() as session:
-        await change(session, seq)
-        await bus.publish(session, event)
+    async with db.transaction() as tx:
+        await change(tx, seq)
+        await bus.publish(tx, event)
 
 
-async def change_then_fail(session: AsyncSession, bus: EventBus, seq: int, event: Event) -> None:
-    await change(session, seq)
-    await bus.publish(session, event)
+async def change_then_fail(tx: AsyncSession, bus: EventBus, seq: int, event: Event) -> None:
+    await change(tx, seq)
+    await bus.publish(tx, event)
     raise Boom
 
 
 async def test_delivers_after_commit_only(memory_bus: MemoryBus, sqlite_db: Database) -> None:
     async with memory_bus.subscribe() as events:
-        async with sqlite_db.transaction() as session:
-            await change(session, 1)
+        async with sqlite_db.transaction() as tx:
+            await change(tx, 1)
             event = Event("changes.created", {"seq": 1})
-            await memory_bus.publish(session, event)
+            await memory_bus.publish(tx, event)
             await asyncio.sleep(0)
             assert events.pending == 0
 
@@ -58,8 +58,8 @@ async def test_rolled_back_change_publishes_nothing(
 ) -> None:
     async with memory_bus.subscribe() as events:
         with pytest.raises(Boom):
-            async with sqlite_db.transaction() as session:
-                await change_then_fail(session, memory_bus, 1, Event("changes.created", {"seq": 1}))
+            async with sqlite_db.transaction() as tx:
+                await change_then_fail(tx, memory_bus, 1, Event("changes.created", {"seq": 1}))
         await commit_change(sqlite_db, memory_bus, 2, Event("changes.created", {"seq": 2}))
 
         assert (await anext(events)).payload == {"seq": 2}
@@ -71,10 +71,10 @@ async def test_order_is_kept_within_and_across_transactions(
 ) -> None:
     async with memory_bus.subscribe() as events:
         for batch in range(10):
-            async with sqlite_db.transaction() as session:
+            async with sqlite_db.transaction() as tx:
                 for n in range(batch * 10, batch * 10 + 10):
-                    await change(session, n)
-                    await memory_bus.publish(session, Event("changes.created", {"seq": n}))
+                    await change(tx, n)
+                    await memory_bus.publish(tx, Event("changes.created", {"seq": n}))
 
         assert [(await anext(events)).payload["seq"] for _ in range(100)] == list(range(100))
 
@@ -117,9 +117,9 @@ async def test_commit_on_another_thread_wakes_the_bus_loop(
 
     async def publish_elsewhere() -> None:
         other = Database(url)
-        async with other.transaction() as session:
-            await change(session, 1)
-            await memory_bus.publish(session, Event("changes.created", {"seq": 1}))
+        async with other.transaction() as tx:
+            await change(tx, 1)
+            await memory_bus.publish(tx, Event("changes.created", {"seq": 1}))
         await other.dispose()
         # Stay alive until the subscriber has the event, so that nothing but the hand-over
         # itself can wake the subscriber's loop.
@@ -147,14 +147,14 @@ async def test_too_large_event_fails_at_publish_and_rolls_back(
     with pytest.raises(EventTooLarge):
         await commit_change(sqlite_db, memory_bus, 1, Event("t", {"document": "x" * 10_000}))
 
-    async with sqlite_db.transaction() as session:
-        assert (await session.execute(text("SELECT count(*) FROM changes"))).scalar_one() == 0
+    async with sqlite_db.transaction() as tx:
+        assert (await tx.execute(text("SELECT count(*) FROM changes"))).scalar_one() == 0
 
 
 async def test_publish_needs_a_transaction(memory_bus: MemoryBus, sqlite_db: Database) -> None:
-    async with sqlite_db.sessions() as session:
+    async with sqlite_db.factory() as tx:
         with pytest.raises(NotInTransaction):
-            await memory_bus.publish(session, Event("t", {}))
+            await memory_bus.publish(tx, Event("t", {}))
 
 
 async def test_unstarted_bus_refuses_work(sqlite_db: Database) -> None:

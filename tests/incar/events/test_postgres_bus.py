@@ -33,19 +33,19 @@ class Boom(Exception):
     pass
 
 
-async def change(session: AsyncSession, seq: int) -> None:
-    await session.execute(text("INSERT INTO changes (seq, note) VALUES (:seq, 'x')"), {"seq": seq})
+async def change(tx: AsyncSession, seq: int) -> None:
+    await tx.execute(text("INSERT INTO changes (seq, note) VALUES (:seq, 'x')"), {"seq": seq})
 
 
 async def commit_change(db: Database, bus: EventBus, seq: int, event: Event) -> None:
-    async with db.transaction() as session:
-        await change(session, seq)
-        await bus.publish(session, event)
+    async with db.transaction() as tx:
+        await change(tx, seq)
+        await bus.publish(tx, event)
 
 
-async def change_then_fail(session: AsyncSession, bus: EventBus, seq: int, event: Event) -> None:
-    await change(session, seq)
-    await bus.publish(session, event)
+async def change_then_fail(tx: AsyncSession, bus: EventBus, seq: int, event: Event) -> None:
+    await change(tx, seq)
+    await bus.publish(tx, event)
     raise Boom
 
 
@@ -53,9 +53,9 @@ async def test_delivers_after_commit_only(pg_bus: PostgresBus, pg_db: Database) 
     async with pg_bus.subscribe() as events:
         event = Event("changes.created", {"seq": 1})
         marker = Event("test.marker", {})
-        async with pg_db.transaction() as session:
-            await change(session, 1)
-            await pg_bus.publish(session, event)
+        async with pg_db.transaction() as tx:
+            await change(tx, 1)
+            await pg_bus.publish(tx, event)
             # Sent and committed on another connection while the transaction is still open:
             # it must overtake the transaction's event.
             await pg_bus.publish_now(marker)
@@ -67,14 +67,14 @@ async def test_delivers_after_commit_only(pg_bus: PostgresBus, pg_db: Database) 
 async def test_rolled_back_changes_publish_nothing(pg_bus: PostgresBus, pg_db: Database) -> None:
     async with pg_bus.subscribe() as events:
         with pytest.raises(Boom):
-            async with pg_db.transaction() as session:
-                await change_then_fail(session, pg_bus, 1, Event("changes.created", {"seq": 1}))
-        async with pg_db.transaction() as session:
+            async with pg_db.transaction() as tx:
+                await change_then_fail(tx, pg_bus, 1, Event("changes.created", {"seq": 1}))
+        async with pg_db.transaction() as tx:
             with pytest.raises(Boom):
-                async with session.begin_nested():
-                    await change_then_fail(session, pg_bus, 2, Event("changes.created", {"seq": 2}))
-            await change(session, 3)
-            await pg_bus.publish(session, Event("changes.created", {"seq": 3}))
+                async with tx.begin_nested():
+                    await change_then_fail(tx, pg_bus, 2, Event("changes.created", {"seq": 2}))
+            await change(tx, 3)
+            await pg_bus.publish(tx, Event("changes.created", {"seq": 3}))
 
         # Commit order is delivery order: had either rolled-back event been sent, it would
         # arrive before this one.
@@ -87,10 +87,10 @@ async def test_order_and_topics_across_subscribers(pg_bus: PostgresBus, pg_db: D
         pg_bus.subscribe({"evse.status"}) as statuses,
     ):
         for batch in range(5):
-            async with pg_db.transaction() as session:
+            async with pg_db.transaction() as tx:
                 for n in range(batch * 4, batch * 4 + 4):
                     topic = "evse.status" if n % 2 else "changes.created"
-                    await pg_bus.publish(session, Event(topic, {"n": n}))
+                    await pg_bus.publish(tx, Event(topic, {"n": n}))
 
         assert [(await anext(everything)).payload["n"] for _ in range(20)] == list(range(20))
         assert [(await anext(statuses)).payload["n"] for _ in range(10)] == list(range(1, 20, 2))
@@ -127,20 +127,20 @@ async def test_too_large_event_fails_at_publish(pg_bus: PostgresBus, pg_db: Data
     with pytest.raises(EventTooLarge):
         await commit_change(pg_db, pg_bus, 1, Event("t", {"document": "x" * MAX_EVENT_BYTES}))
 
-    async with pg_db.transaction() as session:
-        assert (await session.execute(text("SELECT count(*) FROM changes"))).scalar_one() == 0
+    async with pg_db.transaction() as tx:
+        assert (await tx.execute(text("SELECT count(*) FROM changes"))).scalar_one() == 0
 
 
 async def test_refuses_a_sqlite_session(pg_bus: PostgresBus, sqlite_db: Database) -> None:
     with pytest.raises(TypeError, match="not sqlite"):
-        async with sqlite_db.transaction() as session:
-            await pg_bus.publish(session, Event("t", {}))
+        async with sqlite_db.transaction() as tx:
+            await pg_bus.publish(tx, Event("t", {}))
 
 
 async def test_publish_needs_a_transaction(pg_bus: PostgresBus, pg_db: Database) -> None:
-    async with pg_db.sessions() as session:
+    async with pg_db.factory() as tx:
         with pytest.raises(NotInTransaction):
-            await pg_bus.publish(session, Event("t", {}))
+            await pg_bus.publish(tx, Event("t", {}))
 
 
 async def test_unstarted_bus_refuses_work(pg_url: str) -> None:
@@ -173,8 +173,8 @@ async def test_events_of_another_process_arrive_all_and_in_order(
         await pg_bus.publish_now(marker)
         assert await anext(events) == marker
 
-    async with pg_db.transaction() as session:
-        stored = (await session.execute(text("SELECT count(*) FROM changes"))).scalar_one()
+    async with pg_db.transaction() as tx:
+        stored = (await tx.execute(text("SELECT count(*) FROM changes"))).scalar_one()
     assert stored == count
 
 
