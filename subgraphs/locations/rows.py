@@ -79,7 +79,7 @@ def _bars(values: Sequence[Any]) -> str:
     return f"|{'|'.join(members)}|" if members else ""
 
 
-def _renewable_percent(location: Mapping[str, Any]) -> float | None:
+def renewable_percent(location: Mapping[str, Any]) -> float | None:
     mix = location.get("energy_mix")
     if not isinstance(mix, Mapping):
         return None
@@ -116,7 +116,7 @@ def derive(location: Mapping[str, Any]) -> list[EvseFacts]:
     zone = location.get("time_zone")
     published = location.get("publish") is not False
     operator_name = operator.get("name") if isinstance(operator, Mapping) else None
-    renewable = _renewable_percent(location)
+    renewable = renewable_percent(location)
     always_open = isinstance(opening, Mapping) and opening.get("twentyfourseven") is True
     rows: list[EvseFacts] = []
     seen: set[str] = set()

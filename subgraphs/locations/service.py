@@ -47,9 +47,13 @@ async def _evse_events(
     before: dict[str, Any] | None,
     after: dict[str, Any],
 ) -> None:
+    """One event per EVSE whose status changed, with where it stands (subscribers watch a box
+    on the map, and the event must be enough to decide)."""
     old = {e.get("uid"): e.get("status") for e in (before or {}).get("evses") or []}
+    facts = {f.evse_uid: f for f in rows.derive(after)}
     for evse in after.get("evses") or []:
         if old.get(evse.get("uid")) != evse.get("status"):
+            where = facts.get(evse.get("uid"))
             await events.publish(
                 tx,
                 TOPIC_EVSE_STATUS,
@@ -60,6 +64,8 @@ async def _evse_events(
                     "evse_uid": evse.get("uid"),
                     "status": evse.get("status"),
                     "last_updated": evse.get("last_updated"),
+                    "latitude": where.latitude if where else None,
+                    "longitude": where.longitude if where else None,
                 },
             )
 

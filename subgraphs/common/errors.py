@@ -1,0 +1,32 @@
+"""GraphQL errors in the graph's own terms: every error a client can act on carries
+``extensions.code``; anything else is masked as INTERNAL_SERVER_ERROR by the app."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class Code(StrEnum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    #: The CPO answered the command with REJECTED (or another refusal).
+    COMMAND_REJECTED = "COMMAND_REJECTED"
+    #: The CPO did not answer the command, or its charge point never sent the result.
+    COMMAND_TIMEOUT = "COMMAND_TIMEOUT"
+    #: A subscription was asked to resume from a cursor the platform cannot replay from.
+    CURSOR_UNAVAILABLE = "CURSOR_UNAVAILABLE"
+
+
+def error(code: Code, message: str, **extensions: Any) -> GraphQLError:
+    """An error for a client: raise it from a resolver."""
+    return GraphQLError(message, extensions={"code": code.value, **extensions})
+
+
+def bad_input(message: str, **extensions: Any) -> GraphQLError:
+    return error(Code.BAD_USER_INPUT, message, **extensions)
