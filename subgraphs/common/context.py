@@ -12,6 +12,8 @@ from typing import Any, cast
 from strawberry.dataloader import DataLoader
 
 from incar.runtime import Runtime
+from subgraphs.common.commands import CommandPort
+from subgraphs.common.errors import Code, error
 
 
 class ViewerKind(StrEnum):
@@ -44,7 +46,21 @@ ANONYMOUS = Viewer()
 class GraphContext:
     runtime: Runtime
     viewer: Viewer = ANONYMOUS
+    #: How commands reach CPOs (the OCPI adapter's, in a process that runs the hub); None in
+    #: a subgraph process that cannot send them.
+    commands: CommandPort | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def driver(self) -> Viewer:
+        """The logged-in driver, or UNAUTHENTICATED."""
+        if self.viewer.kind is not ViewerKind.DRIVER or self.viewer.token_uid is None:
+            raise error(Code.UNAUTHENTICATED, "log in at your eMSP to do this")
+        return self.viewer
+
+    def command_port(self) -> CommandPort:
+        if self.commands is None:
+            raise error(Code.INTERNAL, "this process cannot send commands to CPOs")
+        return self.commands
 
     def now(self) -> datetime:
         """The platform's clock (simulated in the demo)."""

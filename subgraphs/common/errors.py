@@ -21,6 +21,7 @@ class Code(StrEnum):
     COMMAND_TIMEOUT = "COMMAND_TIMEOUT"
     #: A subscription was asked to resume from a cursor the platform cannot replay from.
     CURSOR_UNAVAILABLE = "CURSOR_UNAVAILABLE"
+    INTERNAL = "INTERNAL_SERVER_ERROR"
 
 
 def error(code: Code, message: str, **extensions: Any) -> GraphQLError:

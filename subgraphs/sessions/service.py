@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import false, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -54,6 +55,8 @@ async def _session_event(
             "kwh": data.get("kwh"),
             "last_updated": data.get("last_updated"),
             "change": outcome.value,
+            # Whose it is, so that a driver's live subscription needs no lookup per event.
+            **{name: value for name, value in _columns(data).items() if name != "status"},
         },
     )
 
@@ -312,3 +315,138 @@ async def reservation_cpos(
             if str(request.get("reservation_id", "")).upper() == wanted
         }
     )
+
+
+ACTIVE_STATES = ("PENDING", "ACTIVE")
+
+
+async def find_token(tx: AsyncSession, *, emsp: tuple[str, str], uid: str) -> dict[str, Any] | None:
+    """The Token an eMSP pushed with this uid (any type; an eMSP's uids are its drivers')."""
+    row = (
+        (
+            await tx.execute(
+                select(Token).where(
+                    col(Token.country_code) == emsp[0].upper(),
+                    col(Token.party_id) == emsp[1].upper(),
+                    col(Token.object_id) == uid.upper(),
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
+    return dict(row.data) if row else None
+
+
+async def active_on(
+    tx: AsyncSession, *, cpo: tuple[str, str], location_id: str, evse_uid: str
+) -> Session | None:
+    """The Session in progress (PENDING or ACTIVE) on an EVSE, if the hub knows one."""
+    return (
+        (
+            await tx.execute(
+                select(Session).where(
+                    col(Session.country_code) == cpo[0].upper(),
+                    col(Session.party_id) == cpo[1].upper(),
+                    col(Session.location_key) == location_id.upper(),
+                    col(Session.evse_key) == evse_uid.upper(),
+                    col(Session.status).in_(ACTIVE_STATES),
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def get_command(tx: AsyncSession, command_id: str) -> Command | None:
+    return await tx.get(Command, command_id)
+
+
+def _viewer_filter(*, party: tuple[str, str] | None, token_uid: str | None) -> list[Any]:
+    """Sessions a viewer may see: a driver their own (their eMSP and token), a party the ones
+    it runs (CPO) or whose token is its customer's (eMSP)."""
+    if party is None:
+        return [false()]
+    cc, pid = party
+    if token_uid is not None:
+        return [
+            col(Session.emsp_country_code) == cc,
+            col(Session.emsp_party_id) == pid,
+            col(Session.token_uid) == token_uid.upper(),
+        ]
+    return [
+        or_(
+            (col(Session.country_code) == cc) & (col(Session.party_id) == pid),
+            (col(Session.emsp_country_code) == cc) & (col(Session.emsp_party_id) == pid),
+        )
+    ]
+
+
+async def sessions_of(
+    tx: AsyncSession,
+    *,
+    party: tuple[str, str] | None,
+    token_uid: str | None,
+    states: Sequence[str] = (),
+    limit: int = 50,
+) -> list[Session]:
+    """A viewer's sessions, most recently changed first."""
+    conditions = _viewer_filter(party=party, token_uid=token_uid)
+    if states:
+        conditions.append(col(Session.status).in_(list(states)))
+    rows = await tx.execute(
+        select(Session).where(*conditions).order_by(col(Session.last_updated).desc()).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def sessions_by_key(
+    tx: AsyncSession, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], Session]:
+    if not keys:
+        return {}
+    rows = await tx.execute(
+        select(Session).where(
+            tuple_(col(Session.country_code), col(Session.party_id), col(Session.object_id)).in_(
+                list(set(keys))
+            )
+        )
+    )
+    return {(r.country_code, r.party_id, r.object_id): r for r in rows.scalars()}
+
+
+async def active_on_evses(
+    tx: AsyncSession, keys: Sequence[tuple[str, str, str, str]]
+) -> dict[tuple[str, str, str, str], Session]:
+    """The sessions in progress on these EVSEs (CPO, Location and EVSE keys), in one query."""
+    if not keys:
+        return {}
+    rows = await tx.execute(
+        select(Session).where(
+            tuple_(
+                col(Session.country_code),
+                col(Session.party_id),
+                col(Session.location_key),
+                col(Session.evse_key),
+            ).in_(list(set(keys))),
+            col(Session.status).in_(ACTIVE_STATES),
+        )
+    )
+    found: dict[tuple[str, str, str, str], Session] = {}
+    for row in rows.scalars():
+        assert row.location_key is not None and row.evse_key is not None
+        found[(row.country_code, row.party_id, row.location_key, row.evse_key)] = row
+    return found
+
+
+async def tokens_of(tx: AsyncSession, *, emsp: tuple[str, str], uid: str) -> list[dict[str, Any]]:
+    """The Tokens an eMSP pushed with this uid (one per token type)."""
+    rows = await tx.execute(
+        select(Token).where(
+            col(Token.country_code) == emsp[0].upper(),
+            col(Token.party_id) == emsp[1].upper(),
+            col(Token.object_id) == uid.upper(),
+        )
+    )
+    return [dict(r.data) for r in rows.scalars()]

@@ -1,0 +1,1 @@
+"""Bookings context: drivers' reservations of EVSEs, exclusive until they end or expire."""
