@@ -18,7 +18,11 @@ def seconds_between(earlier: datetime, later: datetime) -> Fraction:
     """Exact seconds from one aware instant to another (timedelta.total_seconds is a float).
 
     Both go to UTC first: Python subtracts two datetimes of the same tzinfo by wall clock."""
-    delta = later.astimezone(UTC) - earlier.astimezone(UTC)
+    return seconds_of(later.astimezone(UTC) - earlier.astimezone(UTC))
+
+
+def seconds_of(delta: timedelta) -> Fraction:
+    """A timedelta's exact seconds: elapsed time, never wall-clock arithmetic."""
     return Fraction(delta.days * 86_400 + delta.seconds) + Fraction(delta.microseconds, 10**6)
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
-from subgraphs.locations.pricing.clock import instant, seconds_between
+from subgraphs.locations.pricing.clock import instant, seconds_of
 from subgraphs.locations.pricing.errors import PricingError
 from subgraphs.locations.pricing.scenario import ChargingScenario
 from subgraphs.locations.pricing.simulation import Activity, Period, Phase, periods
@@ -143,12 +143,14 @@ def _phases(tariff: Tariff, scenario: ChargingScenario) -> tuple[list[Phase], Fr
     power = Fraction(scenario.power_kw)
     current = Fraction(scenario.charging_current_a)
     phases: list[Phase] = []
+    # Elapsed time is added in UTC: Python adds a timedelta to the wall clock of a datetime's
+    # own zone, which is an hour off across a DST change.
+    start = scenario.start.astimezone(UTC)
     if scenario.reservation is not None:
-        reserved = seconds_between(scenario.start - scenario.reservation.duration, scenario.start)
         phases.append(
             Phase(
-                origin=scenario.start - scenario.reservation.duration,
-                stretches=((Activity.RESERVED, reserved),),
+                origin=start - scenario.reservation.duration,
+                stretches=((Activity.RESERVED, seconds_of(scenario.reservation.duration)),),
                 power_kw=power,
                 current_a=current,
                 elements=_reservation_elements(tariff, scenario.reservation.expired),
@@ -161,15 +163,15 @@ def _phases(tariff: Tariff, scenario: ChargingScenario) -> tuple[list[Phase], Fr
     if scenario.energy_kwh is not None:
         limits.append(Fraction(scenario.energy_kwh) * 3600 / power)
     if scenario.duration is not None:
-        limits.append(seconds_between(scenario.start, scenario.start + scenario.duration))
+        limits.append(seconds_of(scenario.duration))
     charging = min(limits)  # charging stops at whichever limit comes first
-    parking = seconds_between(scenario.start, scenario.start + scenario.parking)
+    parking = seconds_of(scenario.parking)
     stretches = ((Activity.CHARGING, charging),) + (
         ((Activity.PARKING, parking),) if parking else ()
     )
     phases.append(
         Phase(
-            origin=scenario.start,
+            origin=start,
             stretches=stretches,
             power_kw=power,
             current_a=current,
@@ -227,9 +229,8 @@ def estimate(tariff: Mapping[str, Any], scenario: ChargingScenario) -> PriceEsti
     """
     parsed = parse_tariff(tariff)
     reservation = scenario.reservation
-    _check_in_force(
-        parsed, scenario.start - (reservation.duration if reservation else timedelta(0))
-    )
+    start = scenario.start.astimezone(UTC)
+    _check_in_force(parsed, start - (reservation.duration if reservation else timedelta(0)))
     phases, charging = _phases(parsed, scenario)
     lines: list[PriceLine] = []
     excl = incl = Fraction(0)
@@ -248,7 +249,7 @@ def estimate(tariff: Mapping[str, Any], scenario: ChargingScenario) -> PriceEsti
         applied and bound is not None and bound.incl_vat is None
         for applied, bound in ((min_excl, parsed.min_price), (max_excl, parsed.max_price))
     )
-    charging_end = instant(scenario.start, charging)
+    charging_end = instant(start, charging)
     return PriceEstimate(
         currency=parsed.currency,
         total_excl_vat=_to_cents(excl),
