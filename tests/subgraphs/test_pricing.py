@@ -498,6 +498,24 @@ def test_current_is_derived_from_power_at_230_volts_when_not_given() -> None:
     assert (slow.total_excl_vat, fast.total_excl_vat) == (D("3.50"), D("4.50"))
 
 
+def test_min_current_is_inclusive_and_max_current_exclusive() -> None:
+    # tariff_4, Monday 10:00, 1 h at exactly 32 A: not "less than" 32 A (€1.00/h) but "more
+    # than, or equal to" 32 A on a weekday (€2.00/h): 2.50 + 2.00 = €4.50.
+    result = estimate(
+        example("tariff_4_complex.json"), charge("2026-12-07T10:00", minutes=60, current_a="32")
+    )
+    assert result.total_excl_vat == D("4.50")
+
+
+def test_equal_start_and_end_time_is_the_whole_day() -> None:
+    # €0.10/kWh "from 10:00 until 10:00", else €0.30: read as all day, so 15:00, 10 kWh = €1.00.
+    all_day = tariff(
+        element(component("ENERGY", "0.10"), start_time="10:00", end_time="10:00"),
+        element(component("ENERGY", "0.30")),
+    )
+    assert estimate(all_day, charge("2026-12-07T15:00", kwh="10")).total_excl_vat == D("1.00")
+
+
 def test_parking_price_ends_with_its_time_window() -> None:
     # tariff_4, Monday 17:30, 15 min at 16 A, then 45 min parking (17:45-18:30). FLAT 2.50,
     # TIME 0.25 h x 1.00 = 0.25, parking paid 17:45-18:00 only: 0.25 h x 5.00 = 1.25 (a whole
@@ -683,12 +701,21 @@ def test_summer_time_skips_a_boundary_wall_time() -> None:
     assert estimate(half_past, charge("2027-03-28T01:00", minutes=120)).total_excl_vat == D("6.00")
 
 
-def test_winter_time_repeats_an_hour() -> None:
-    # 2026-10-25: at 03:00 CEST the clocks go back to 02:00 CET. €2.00/h from 02:00 to 03:00
-    # (wall clock), else €1.00/h. 01:30 CEST for 3 real hours: 01:30-02:00 CEST 0.50, 02:00-
-    # 03:00 CEST 2.00, 02:00-03:00 CET again 2.00, 03:00-03:30 CET 0.50: €5.00.
+@pytest.mark.parametrize(
+    ("start_time", "expected", "hours"),
+    [
+        # 2026-10-25: at 03:00 CEST the clocks go back to 02:00 CET. €2.00/h from 02:00 to
+        # 03:00 (wall clock), else €1.00/h. 01:30 CEST for 3 real hours: 01:30-02:00 CEST 0.50,
+        # 02:00-03:00 CEST 2.00, 02:00-03:00 CET again 2.00, 03:00-03:30 CET 0.50: €5.00.
+        ("02:00", "5.00", ["0.5", "2", "0.5"]),
+        # From 02:30 instead, which the wall shows twice: 01:30-02:30 CEST 1.00, 02:30-03:00
+        # CEST 1.00, 02:00-02:30 CET 0.50, 02:30-03:00 CET 1.00, 03:00-03:30 CET 0.50: €4.00.
+        ("02:30", "4.00", ["1", "0.5", "0.5", "0.5", "0.5"]),
+    ],
+)
+def test_winter_time_repeats_an_hour(start_time: str, expected: str, hours: list[str]) -> None:
     repeated = tariff(
-        element(component("TIME", "2.00"), start_time="02:00", end_time="03:00"),
+        element(component("TIME", "2.00"), start_time=start_time, end_time="03:00"),
         element(component("TIME", "1.00")),
     )
     start = datetime.fromisoformat("2026-10-25T01:30+02:00")
@@ -702,8 +729,8 @@ def test_winter_time_repeats_an_hour() -> None:
             duration=timedelta(hours=3),
         ),
     )
-    assert result.total_excl_vat == D("5.00")
-    assert [line.quantity for line in result.lines] == [D("0.5"), D(2), D("0.5")]
+    assert result.total_excl_vat == D(expected)
+    assert [line.quantity for line in result.lines] == [D(h) for h in hours]
 
 
 def test_charging_stops_at_whichever_limit_comes_first() -> None:

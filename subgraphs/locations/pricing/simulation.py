@@ -144,7 +144,7 @@ def _first_applying(
 def periods(phase: Phase) -> list[Period]:
     """The phase's periods in order of their start, before step_size."""
     found: list[Period] = []
-    open_by_dimension: dict[Dimension, int] = {}
+    last_of: dict[Dimension, int] = {}
     flat_charged = False
     for start, end in pairwise(_cuts(phase)):
         middle = (start + end) / 2
@@ -153,7 +153,6 @@ def periods(phase: Phase) -> list[Period]:
         for dimension in ACTIVE_DIMENSIONS[activity]:
             applying = _first_applying(phase, dimension, moment)
             if applying is None:
-                open_by_dimension.pop(dimension, None)
                 continue
             index, component = applying
             if dimension is Dimension.FLAT:
@@ -167,13 +166,14 @@ def periods(phase: Phase) -> list[Period]:
                 continue
             hours = (end - start) / SECONDS_PER_HOUR
             quantity = hours * phase.power_kw if dimension is Dimension.ENERGY else hours
-            last = open_by_dimension.get(dimension)
+            # A period goes on while the same component applies without a gap.
+            last = last_of.get(dimension)
             if last is not None and found[last].element == index and found[last].end == start:
                 found[last] = replace(
                     found[last], end=end, quantity=found[last].quantity + quantity
                 )
             else:
-                open_by_dimension[dimension] = len(found)
+                last_of[dimension] = len(found)
                 found.append(Period(dimension, index, component, start, end, quantity))
     return apply_step_size(found)
 
