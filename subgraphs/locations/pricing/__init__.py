@@ -1,0 +1,31 @@
+"""The tariff calculator: what a charging session costs under an OCPI 2.2.1 Tariff.
+
+One calculator for the graph's price estimates and, later, for accounting. It reads the Tariff
+JSON the hub stores and a ``ChargingScenario``; docs/pricing.md states the rules it follows
+where the spec is silent.
+"""
+
+from __future__ import annotations
+
+from subgraphs.locations.pricing.errors import PricingError
+from subgraphs.locations.pricing.estimate import (
+    DimensionTotal,
+    PriceEstimate,
+    PriceLine,
+    estimate,
+)
+from subgraphs.locations.pricing.scenario import ChargingScenario, Reservation
+from subgraphs.locations.pricing.tariff import Dimension
+from subgraphs.locations.pricing.text import tariff_text
+
+__all__ = [
+    "ChargingScenario",
+    "Dimension",
+    "DimensionTotal",
+    "PriceEstimate",
+    "PriceLine",
+    "PricingError",
+    "Reservation",
+    "estimate",
+    "tariff_text",
+]
