@@ -134,6 +134,10 @@ async def runtime() -> AsyncIterator[Runtime]:
                         "party_id": "AAA",
                         "id": "T1",
                         "currency": "EUR",
+                        "tariff_alt_text": [
+                            {"language": "en", "text": "30 c/kWh"},
+                            {"language": "fi", "text": "30 snt/kWh"},
+                        ],
                         "elements": [
                             {"price_components": [{"type": "ENERGY", "price": 0.3, "step_size": 1}]}
                         ],
@@ -399,3 +403,41 @@ async def test_a_subscription_cannot_resume_yet_and_says_so(runtime: Runtime) ->
 def test_distance_is_the_great_circle() -> None:
     # One degree of latitude on the mean sphere: 2 pi R / 360.
     assert distance_m(60, 24, 61, 24) == pytest.approx(2 * math.pi * 6_371_008.8 / 360)
+
+
+async def test_price_estimates_and_tariff_text_in_the_drivers_language(runtime: Runtime) -> None:
+    query = """
+    query { evse(countryCode: "FI", partyId: "AAA", locationId: "NEAR", uid: "NEAR-1") {
+      connectors {
+        priceEstimates(carMaxPowerKw: 50, energyKwh: 20) {
+          tariffId currency totalExclVat totalInclVat energyKwh chargingEnd
+          lines { dimension quantity exclVat }
+        }
+        tariffs { fi: text(languages: ["fi-FI", "en"]) de: text(languages: ["de"]) }
+      }
+    } }
+    """
+    (connector,) = (await run(runtime, query))["evse"]["connectors"]
+    # 20 kWh at the car's 50 kW (less than the connector's 150 kW): 24 minutes;
+    # 20 kWh x EUR 0.30 = EUR 6.00, and the tariff states no VAT.
+    assert connector["priceEstimates"] == [
+        {
+            "tariffId": "T1",
+            "currency": "EUR",
+            "totalExclVat": "6.00",
+            "totalInclVat": None,
+            "energyKwh": "20",
+            "chargingEnd": "2026-12-02T08:24:00+00:00",
+            "lines": [{"dimension": "ENERGY", "quantity": "20", "exclVat": "6"}],
+        }
+    ]
+    assert connector["tariffs"] == [{"fi": "30 snt/kWh", "de": "30 c/kWh"}]
+
+
+async def test_a_price_estimate_of_nothing_is_bad_input(runtime: Runtime) -> None:
+    query = """
+    query { evse(countryCode: "FI", partyId: "AAA", locationId: "NEAR", uid: "NEAR-1") {
+      connectors { priceEstimates(carMaxPowerKw: 50) { totalExclVat } }
+    } }
+    """
+    assert await errors_of(runtime, query) == ["BAD_USER_INPUT"]

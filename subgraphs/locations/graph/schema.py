@@ -218,10 +218,7 @@ class Query:
     async def location(
         self, info: Info[GraphContext, None], country_code: str, party_id: str, id: str
     ) -> Location | None:
-        doc = await locations_by_key(info.context).load(doc_key(country_code, party_id, id))
-        if doc is None or not _visible(doc.data, info.context, doc.country_code, doc.party_id):
-            return None
-        return Location.of(doc)
+        return await _location(info.context, country_code, party_id, id)
 
     @strawberry.field(description="One EVSE by its owner, Location and uid; null if unknown.")
     async def evse(
@@ -232,7 +229,7 @@ class Query:
         location_id: str,
         uid: str,
     ) -> Evse | None:
-        location = await self.location(info, country_code, party_id, location_id)
+        location = await _location(info.context, country_code, party_id, location_id)
         found = location.evses_by_key([uid]) if location else []
         return found[0] if found else None
 
@@ -242,6 +239,13 @@ class Query:
     ) -> Tariff | None:
         doc = await tariffs_by_key(info.context).load(doc_key(country_code, party_id, id))
         return Tariff.of(doc) if doc else None
+
+
+async def _location(context: GraphContext, cc: str, pid: str, location_id: str) -> Location | None:
+    doc = await locations_by_key(context).load(doc_key(cc, pid, location_id))
+    if doc is None or not _visible(doc.data, context, doc.country_code, doc.party_id):
+        return None
+    return Location.of(doc)
 
 
 def _visible(data: Mapping[str, Any], context: GraphContext, cc: str, pid: str) -> bool:

@@ -18,12 +18,14 @@ from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
 from subgraphs.common.context import GraphContext
+from subgraphs.locations import pricing
 from subgraphs.locations.graph.loaders import (
     Doc,
     doc_key,
     locations_by_key,
     tariffs_by_key,
 )
+from subgraphs.locations.graph.prices import PriceEstimateOut, estimate_under
 from subgraphs.locations.opening import is_open
 from subgraphs.locations.rows import connector_power_kw, renewable_percent
 
@@ -205,6 +207,13 @@ class Tariff:
     def type(self) -> str | None:
         return _text(self.doc.data.get("type"))
 
+    @strawberry.field(
+        description="The tariff's text in the first of these languages it is given in (e.g. "
+        '["fi", "en"]; "fi-FI" matches "fi"), else English, else the first given.'
+    )
+    def text(self, languages: list[str] | None = None) -> str | None:
+        return pricing.tariff_text(self.doc.data, languages or [])
+
     @strawberry.field(description="The tariff's texts, in every language the CPO gave.")
     def alt_text(self) -> list[DisplayText]:
         return _display(self.doc.data.get("tariff_alt_text"))
@@ -305,6 +314,42 @@ class Connector:
             [doc_key(self.country_code, self.party_id, t) for t in self.tariff_ids()]
         )
         return [Tariff.of(doc) for doc in docs if doc is not None]
+
+    @strawberry.field(
+        description="What a session on this connector would cost under each of its tariffs: "
+        "constant power at the lesser of the car's and the connector's maximum, charging "
+        "until the energy or the duration is reached, whichever comes first, then parking."
+    )
+    async def price_estimates(
+        self,
+        info: Info[GraphContext, None],
+        car_max_power_kw: float,
+        energy_kwh: float | None = None,
+        duration_minutes: float | None = None,
+        parking_minutes: float = 0.0,
+        start: datetime | None = None,
+    ) -> list[PriceEstimateOut]:
+        location = await locations_by_key(info.context).load(
+            doc_key(self.country_code, self.party_id, self.location_id)
+        )
+        zone = (location.data.get("time_zone") if location else None) or "UTC"
+        docs = await tariffs_by_key(info.context).load_many(
+            [doc_key(self.country_code, self.party_id, t) for t in self.tariff_ids()]
+        )
+        return [
+            estimate_under(
+                doc,
+                start=start or info.context.now(),
+                time_zone=str(zone),
+                evse_max_power_kw=self.max_power_kw(),
+                car_max_power_kw=car_max_power_kw,
+                energy_kwh=energy_kwh,
+                duration_minutes=duration_minutes,
+                parking_minutes=parking_minutes,
+            )
+            for doc in docs
+            if doc is not None
+        ]
 
     @strawberry.field(description="A web page with the terms of use, if any.")
     def terms_and_conditions(self) -> str | None:
