@@ -1,0 +1,40 @@
+"""The subgraphs of the platform, by name: what ``incar serve`` and ``incar subgraph NAME``
+run, what ``incar schema`` writes to ``schema/``, and what the gateway composes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.federation import Schema
+
+from incar.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Subgraph:
+    name: str
+    schema: Schema
+    #: Work the subgraph runs beside its requests (the bookings' expiry sweep), started
+    #: once per process that serves it.
+    background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())
+
+    @property
+    def path(self) -> str:
+        """Where one process serving several subgraphs mounts this one."""
+        return f"/graphql/{self.name}"
+
+
+def subgraphs() -> dict[str, Subgraph]:
+    """Every subgraph, imported on demand (the command line starts fast without them)."""
+    from subgraphs.bookings import sweeper
+    from subgraphs.bookings.graph.schema import schema as bookings
+    from subgraphs.locations.graph.schema import schema as locations
+    from subgraphs.sessions.graph.schema import schema as sessions
+
+    return {
+        "locations": Subgraph("locations", locations),
+        "sessions": Subgraph("sessions", sessions),
+        "bookings": Subgraph("bookings", bookings, background=(sweeper.run,)),
+    }
