@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from incar.settings import Settings, SettingsError
@@ -64,6 +65,24 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
     return server.run(create_app(settings), settings)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from incar_cli import schema_files
+
+    root = Path(args.dir) if args.dir else schema_files.ROOT
+    files = schema_files.all_files(root)
+    if args.check:
+        stale = schema_files.stale(files)
+        if stale:
+            names = ", ".join(f"{root.name}/{p.name}" for p in stale)
+            print(f"incar schema: stale: {names} (run incar schema)", file=sys.stderr)
+            return 1
+        print(f"schema/ is current ({len(files)} files)")
+        return 0
+    for path in schema_files.write(files):
+        print(f"wrote {root.name}/{path.name}")
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -234,6 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_simulated_parties(simulate)
     simulate.set_defaults(run=_run_async(_simulate))
+
+    schema = commands.add_parser(
+        "schema", help="write each subgraph's SDL and the composed supergraph to schema/"
+    )
+    schema.add_argument(
+        "--check", action="store_true", help="write nothing; fail if a file is stale"
+    )
+    schema.add_argument("--dir", help="the folder of the files (default: the project's schema/)")
+    schema.set_defaults(run=_schema)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
