@@ -290,8 +290,6 @@ async function main() {
     const base = `http://127.0.0.1:${server.address().port}`;
     for (const realm of realms.values()) {
       const provider = new Provider(`${base}/realms/${realm.name}`, configuration(realm));
-      // Plain http on loopback: nothing between the client and the provider.
-      provider.proxy = false;
       mounted.set(realm.name, { realm, provider, callback: provider.callback() });
     }
     console.log(`ready ${base}`);
