@@ -66,8 +66,11 @@ class AccessTokenVerifier:
         self._issuers = {trusted.issuer: trusted for trusted in issuers}
         self._leeway = leeway
         self._clock = clock
+        # A client given is the caller's to close; one made here is the verifier's.
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=KEY_FETCH_TIMEOUT, follow_redirects=False)
+        if http is None:
+            http = httpx.AsyncClient(timeout=KEY_FETCH_TIMEOUT, follow_redirects=False)
+        self._http = http
         self._keys = KeyCache(self._http, refetch_interval=refetch_interval)
 
     @classmethod

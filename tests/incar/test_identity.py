@@ -24,6 +24,7 @@ import pytest
 from joserfc import jwk
 
 from incar.identity import AccessTokenVerifier, AuthenticationError, Driver, TrustedIssuer
+from incar.settings import Settings
 from tests.support.idp import LoginRefused, RunningIdp, Tokens, login, running_idp
 
 API = "https://api.incar.example"
@@ -207,6 +208,15 @@ async def test_a_keycloak_shaped_rs256_token_and_a_confidential_clients_token_ar
 
     assert (sven.country_code, sven.party_id, sven.token_uid) == ("SE", "EMS", "SE-SVEN-0001")
     assert (backoffice.token_uid, backoffice.client_id) == ("FI-ALICE-0001", "backoffice")
+
+
+async def test_a_verifier_made_from_the_settings_uses_their_issuers_and_its_own_client(
+    world: World,
+) -> None:
+    settings = Settings().with_(oidc_issuers=world.issuers, oidc_leeway=0.0)
+    async with AccessTokenVerifier.from_settings(settings) as verifier:
+        driver = await verifier.verify(world.tokens["bob"].access_token)
+    assert (driver.country_code, driver.party_id) == ("DE", "EMD")
 
 
 # --- refused: signature and keys ----------------------------------------------------------
