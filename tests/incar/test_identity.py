@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -488,6 +489,33 @@ async def test_an_issuer_whose_keys_cannot_be_fetched_refuses_with_idp_unavailab
             await verifier.verify(token)
     assert caught.value.code == "IDP_UNAVAILABLE"
     assert caught.value.reason.startswith(f"the keys of issuer {dead.issuer} could not be fetched")
+
+
+async def test_a_key_rotation_is_picked_up_at_the_first_unknown_kid(
+    tmp_path: Path,
+) -> None:
+    """The provider restarted on its port is the same issuer with a new key: the verifier,
+    holding the old key, fetches the new one for the first token that names it."""
+    realms = [realm("emsp-fi", "rfc9068", "RS256", [user("alice", "FI-ALICE-0001")])]
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False))
+        async with running_idp(realms, tmp_path) as first:
+            trusted = TrustedIssuer(
+                issuer=first.issuer("emsp-fi"), country_code="FI", party_id="EMF", audience=API
+            )
+            verifier = AccessTokenVerifier([trusted], http=http, refetch_interval=0.5)
+            old = await sign_in(first, "emsp-fi", "alice")
+            await verifier.verify(old.access_token)
+        port = int(first.url.rsplit(":", 1)[1])
+        second = await stack.enter_async_context(running_idp(realms, tmp_path, port=port))
+        new = await sign_in(second, "emsp-fi", "alice")
+        assert parts(new.access_token)[0]["kid"] != parts(old.access_token)[0]["kid"]
+        await asyncio.sleep(0.6)
+
+        assert (await verifier.verify(new.access_token)).token_uid == "FI-ALICE-0001"
+        assert (await second.jwks_requests())["emsp-fi"] == 1
+        with pytest.raises(AuthenticationError, match="is not a key of issuer"):
+            await verifier.verify(old.access_token)
 
 
 # --- the login itself ----------------------------------------------------------------------

@@ -75,21 +75,24 @@ async def _ready_line(process: asyncio.subprocess.Process) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running_idp(realms: list[dict[str, Any]], workdir: Path) -> AsyncIterator[RunningIdp]:
+async def running_idp(
+    realms: list[dict[str, Any]], workdir: Path, *, port: int = 0
+) -> AsyncIterator[RunningIdp]:
     """``idp/server.mjs`` with ``realms`` on a free loopback port, stopped (SIGTERM) at the end.
 
     The provider picks its own port (``--port 0``) and says which in its ready line: no race
-    with another process for a port chosen in advance.
+    with another process for a port chosen in advance. ``port`` starts it again where an
+    earlier one was (same issuers, new keys: a key rotation).
     """
     config = workdir / "realms.json"
     config.write_text(json.dumps({"realms": realms}))
-    log = (workdir / "idp.log").open("wb")
+    log = (workdir / "idp.log").open("ab")
     process = await asyncio.create_subprocess_exec(
         "node",
         str(SERVER),
         str(config),
         "--port",
-        "0",
+        str(port),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=log,
