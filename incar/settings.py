@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from incar.identity.issuers import TrustedIssuer, parse_trusted_issuers
+
 ValidationMode = Literal["validating", "transparent"]
 
 
@@ -59,6 +61,31 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def _non_negative_seconds(name: str, default: float) -> float:
+    value = _float(name, default)
+    if not 0 <= value < float("inf"):
+        raise SettingsError(f"{name} must be zero or a positive number of seconds, got {value}")
+    return value
+
+
+def _trusted_issuers(name: str) -> tuple[TrustedIssuer, ...]:
+    """Inline JSON (it starts with "[", or "{" to be told it must be a list) or a file's path."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ()
+    if raw.startswith(("[", "{")):
+        text, source = raw, name
+    else:
+        try:
+            text, source = Path(raw).read_text(encoding="utf-8"), f"{name} ({raw})"
+        except OSError as error:
+            raise SettingsError(f"{name}: cannot read {raw}: {error.strerror}") from None
+    try:
+        return parse_trusted_issuers(text)
+    except ValueError as error:
+        raise SettingsError(f"{source}: {error}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
@@ -89,6 +116,13 @@ class Settings:
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
     event_bus: str = "memory"
+    #: The eMSPs' OpenID Connect issuers whose drivers' access tokens the platform accepts.
+    oidc_issuers: tuple[TrustedIssuer, ...] = ()
+    #: How far a token's exp, nbf and iat may be off the platform's clock (the provider's and
+    #: the platform's clocks differ a little).
+    oidc_leeway: float = 30.0
+    #: The least time between two fetches of one issuer's keys (an unknown kid asks again).
+    oidc_jwks_refetch_interval: float = 60.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -150,4 +184,7 @@ class Settings:
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),
             event_bus=event_bus,
+            oidc_issuers=_trusted_issuers("INCAR_OIDC_ISSUERS"),
+            oidc_leeway=_non_negative_seconds("INCAR_OIDC_LEEWAY", 30.0),
+            oidc_jwks_refetch_interval=_seconds("INCAR_OIDC_JWKS_REFETCH_INTERVAL", 60.0),
         )
