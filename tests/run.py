@@ -31,7 +31,11 @@ def main() -> None:
     step("ruff", [python, "-m", "ruff", "check", "."])
     step("ruff format", [python, "-m", "ruff", "format", "--check", "."])
     step("mypy", [python, "-m", "mypy", "."])
-    pytest = [python, "-m", "pytest", "-q", *extra]
+    # Two workers (the machines have two cores), each taking whole modules: a module's shared
+    # servers stay in one process. INCAR_TEST_WORKERS=0 runs the suite in one process.
+    workers = os.environ.get("INCAR_TEST_WORKERS", "2")
+    parallel = ["-n", workers, "--dist", "loadfile"] if workers != "0" else []
+    pytest = [python, "-m", "pytest", "-q", *parallel, *extra]
     step("pytest on SQLite", pytest, {"INCAR_DATABASE_URL": ""})
     step("pytest on PostgreSQL", pytest, {"INCAR_DATABASE_URL": POSTGRES})
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from incar.identity import AccessTokenVerifier, AuthenticationError
 from subgraphs.common.context import ANONYMOUS, Viewer, ViewerKind
 from subgraphs.common.errors import Code
 
@@ -41,6 +42,23 @@ class DriverTokens(Protocol):
     async def __call__(self, token: str) -> VerifiedDriver:
         """The driver of a valid access token; raises AuthProblem otherwise."""
         ...
+
+
+def oidc_drivers(verifier: AccessTokenVerifier) -> DriverTokens:
+    """Drivers from access tokens of the trusted OpenID Connect issuers."""
+
+    async def drivers(token: str) -> VerifiedDriver:
+        try:
+            found = await verifier.verify(token)
+        except AuthenticationError as problem:
+            raise AuthProblem(Code(problem.code), problem.reason) from None
+        return VerifiedDriver(
+            emsp=(found.country_code, found.party_id),
+            token_uid=found.token_uid,
+            subject=found.subject,
+        )
+
+    return drivers
 
 
 #: The parties (country code, party id, role) of a connected platform's credentials token,

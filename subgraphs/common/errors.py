@@ -22,6 +22,8 @@ class Code(StrEnum):
     #: A subscription was asked to resume from a cursor the platform cannot replay from.
     CURSOR_UNAVAILABLE = "CURSOR_UNAVAILABLE"
     INTERNAL = "INTERNAL_SERVER_ERROR"
+    #: The driver's OpenID Connect provider could not be reached to check their token.
+    IDP_UNAVAILABLE = "IDP_UNAVAILABLE"
 
 
 def error(code: Code, message: str, **extensions: Any) -> GraphQLError:
