@@ -6,6 +6,8 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { defineConfig } from '@graphql-hive/gateway';
+import httpTransport from '@graphql-mesh/transport-http';
+import wsTransport from '@graphql-mesh/transport-ws';
 import { useListCostLimit } from './cost.mjs';
 
 const limits = JSON.parse(readFileSync(new URL('./limits.json', import.meta.url), 'utf8'));
@@ -72,6 +74,10 @@ export const gatewayConfig = defineConfig({
   // Subscriptions go to the subgraphs over graphql-transport-ws on their GraphQL path. Hive's
   // default (SSE over HTTP) reads events framed with LF only: Strawberry frames them with CRLF,
   // and Hive then drops every event without an error.
+  // Loaded here, not on first use: Hive loads a transport lazily, and every subscription that
+  // arrives while the WebSocket transport is still loading gets its own executor, so a burst
+  // on a fresh gateway would open one connection to the subgraph per subscription.
+  transports: { http: httpTransport, ws: wsTransport },
   transportEntries: {
     '*.http': {
       options: {
