@@ -105,6 +105,13 @@ async def test_a_subscription_over_graphql_transport_ws_gets_every_event(graph: 
     ]
 
 
+async def test_a_websocket_without_a_token_passes_none_on(graph: Graph) -> None:
+    seen = await subscribe_ws(graph.url, {"1": (TICKS, {"count": 1, "together": 1})})
+    [event] = seen.events["1"]
+    assert event["data"]["ticks"]["seenBy"] is None
+    assert event["data"]["ticks"]["station"]["statusSeenBy"] is None
+
+
 async def test_a_subscription_over_sse_gets_every_event(graph: Graph) -> None:
     events = await subscribe_sse(
         graph.url, TICKS, variables={"count": 5, "together": 1}, token="Bearer cid"
