@@ -71,13 +71,14 @@ export const gatewayConfig = defineConfig({
       return authorization ? { authorization } : {};
     },
   },
-  // Subscriptions go to the subgraphs over graphql-transport-ws on their GraphQL path. Hive's
-  // default (SSE over HTTP) reads events framed with LF only: Strawberry frames them with CRLF,
-  // and Hive then drops every event without an error.
   // Loaded here, not on first use: Hive loads a transport lazily, and every subscription that
   // arrives while the WebSocket transport is still loading gets its own executor, so a burst
   // on a fresh gateway would open one connection to the subgraph per subscription.
   transports: { http: httpTransport, ws: wsTransport },
+  // Subscriptions go to the subgraphs over graphql-transport-ws on their GraphQL path. Hive's
+  // default (SSE over HTTP) passes on events framed with LF only: Strawberry frames them with
+  // CRLF, and Hive then drops every event without an error. The WebSocket is shared by all
+  // subscriptions with the same connectionParams, so each token gets its own.
   transportEntries: {
     '*.http': {
       options: {
