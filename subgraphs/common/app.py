@@ -68,10 +68,10 @@ def federation_schema(
 def subgraph_app(schema: Schema, *, graphql_ide: bool = False) -> GraphQL[Any, Any]:
     """The ASGI app serving ``schema`` over HTTP and both WebSocket protocols.
 
-    Hive Gateway multiplexes every client's subscriptions that carry the same token onto one
-    WebSocket to the subgraph, so Strawberry's default cap of 100 operations per connection
-    would refuse the 101st driver watching a station; the cap is raised, not removed, so one
-    connection still cannot hold unbounded work.
+    Hive Gateway multiplexes all subscriptions with the same token, and all anonymous ones,
+    onto one WebSocket to the subgraph, so Strawberry's default cap of 100 operations per
+    connection would refuse the 101st dashboard watching a station; the cap is raised, not
+    removed, so one connection still cannot hold unbounded work.
     """
     return GraphQL(
         schema,
@@ -82,7 +82,7 @@ def subgraph_app(schema: Schema, *, graphql_ide: bool = False) -> GraphQL[Any, A
 
 
 def federation_sdl(schema: Schema) -> str:
-    """The SDL the subgraph publishes in ``_service { sdl }``, byte for byte: its types with the
-    federation ``@link`` and directives (Strawberry prints ``_service`` and ``_entities`` too;
-    composition ignores them)."""
+    """The SDL the subgraph publishes in ``_service { sdl }`` (plus a final newline, for a
+    file): its types with the federation ``@link`` and directives. Strawberry prints
+    ``_service`` and ``_entities`` too; composition ignores them."""
     return print_schema(schema) + "\n"
