@@ -214,6 +214,20 @@ async def test_the_subgraph_reached_directly_refuses_the_same(
     assert result.get("data") is None
 
 
+async def test_the_gateways_own_subgraph_requests_stay_within_the_subgraphs_limits(
+    graph: Graph,
+) -> None:
+    """A client operation at the alias limit whose every alias needs the other subgraph: the
+    entity fetches the gateway makes of it (batched, aliased) must pass the subgraph's limits."""
+    joins = " ".join(
+        f"a{n}: stations(first: 2) {{ neighbours {{ status }} }}"
+        for n in range(limits().max_aliases)
+    )
+    result = await post(graph.url, "{ " + joins + " }")
+    assert "errors" not in result, result
+    assert result["data"]["a0"] == [{"neighbours": [{"status": "AVAILABLE"}] * 2}] * 2
+
+
 async def test_a_batch_is_bounded(graph: Graph) -> None:
     one = {"query": "{ seenBy }"}
     async with httpx.AsyncClient(timeout=30) as client:
