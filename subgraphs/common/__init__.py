@@ -1,0 +1,1 @@
+"""Plumbing every subgraph shares: its schema's limits, its ASGI app, its published SDL."""

@@ -1,0 +1,88 @@
+"""Build a subgraph's federation schema and its ASGI app the same way for every subgraph.
+
+The gateway is the door for clients, but a subgraph is reachable on its own (the distributed
+deployment puts each behind its own service), so it refuses what the gateway refuses, with the
+same values (``gateway/limits.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, Final, Literal
+
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.federation import Schema
+from strawberry.printer import print_schema
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from gateway.limits import limits
+from subgraphs.common.masking import ErrorCodes
+
+# The graph's federation version: every subgraph links the same spec, so composition never
+# mixes directive sets.
+FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
+
+# Strawberry builds an extension per operation from a class or a factory (an extension keeps
+# the operation's state on itself, so one instance must not serve two operations).
+type Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
+
+
+def limit_extensions() -> list[Extension]:
+    """Strawberry's counterparts of the gateway's depth, alias and token limits."""
+    graph = limits()
+    return [
+        # GraphQL Armor (the gateway) counts leaf fields as a level, Strawberry does not: one
+        # less here refuses exactly the operations the gateway refuses.
+        partial(QueryDepthLimiter, max_depth=graph.max_depth - 1),
+        partial(MaxAliasesLimiter, max_alias_count=graph.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=graph.max_tokens),
+    ]
+
+
+def federation_schema(
+    *,
+    query: type,
+    mutation: type | None = None,
+    subscription: type | None = None,
+    types: Iterable[type] = (),
+    extensions: Sequence[Extension] = (),
+) -> Schema:
+    """A subgraph's schema: Federation 2 at the graph's version, with the graph's limits."""
+    return Schema(
+        query=query,
+        mutation=mutation,
+        subscription=subscription,
+        types=types,
+        extensions=[*limit_extensions(), ErrorCodes, *extensions],
+        federation_version=FEDERATION_VERSION,
+    )
+
+
+def subgraph_app(schema: Schema, *, graphql_ide: bool = False) -> GraphQL[Any, Any]:
+    """The ASGI app serving ``schema`` over HTTP and both WebSocket protocols.
+
+    Hive Gateway multiplexes all subscriptions with the same token, and all anonymous ones,
+    onto one WebSocket to the subgraph, so Strawberry's default cap of 100 operations per
+    connection would refuse the 101st dashboard watching a station; the cap is raised, not
+    removed, so one connection still cannot hold unbounded work.
+    """
+    return GraphQL(
+        schema,
+        graphql_ide="graphiql" if graphql_ide else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        max_subscriptions_per_connection=limits().max_subscriptions_per_connection,
+    )
+
+
+def federation_sdl(schema: Schema) -> str:
+    """The SDL the subgraph publishes in ``_service { sdl }`` (plus a final newline, for a
+    file): its types with the federation ``@link`` and directives. Strawberry prints
+    ``_service`` and ``_entities`` too; composition ignores them."""
+    return print_schema(schema) + "\n"
