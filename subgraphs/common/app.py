@@ -23,6 +23,7 @@ from strawberry.printer import print_schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from gateway.limits import limits
+from subgraphs.common.auth import Authenticated
 from subgraphs.common.masking import ErrorCodes
 
 # The graph's federation version: every subgraph links the same spec, so composition never
@@ -60,12 +61,14 @@ def federation_schema(
         mutation=mutation,
         subscription=subscription,
         types=types,
-        extensions=[*limit_extensions(), ErrorCodes, *extensions],
+        extensions=[*limit_extensions(), Authenticated, ErrorCodes, *extensions],
         federation_version=FEDERATION_VERSION,
     )
 
 
-def subgraph_app(schema: Schema, *, graphql_ide: bool = False) -> GraphQL[Any, Any]:
+def subgraph_app(
+    schema: Schema, *, graphql_ide: bool = False, view: type[GraphQL[Any, Any]] = GraphQL
+) -> GraphQL[Any, Any]:
     """The ASGI app serving ``schema`` over HTTP and both WebSocket protocols.
 
     Hive Gateway multiplexes all subscriptions with the same token, and all anonymous ones,
@@ -73,7 +76,7 @@ def subgraph_app(schema: Schema, *, graphql_ide: bool = False) -> GraphQL[Any, A
     connection would refuse the 101st dashboard watching a station; the cap is raised, not
     removed, so one connection still cannot hold unbounded work.
     """
-    return GraphQL(
+    return view(
         schema,
         graphql_ide="graphiql" if graphql_ide else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),

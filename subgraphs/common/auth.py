@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from strawberry.extensions import SchemaExtension
+
 from incar.identity import AccessTokenVerifier, AuthenticationError
 from subgraphs.common.context import ANONYMOUS, Viewer, ViewerKind
-from subgraphs.common.errors import Code
+from subgraphs.common.errors import Code, error
 
 
 class AuthProblem(Exception):
@@ -118,3 +120,14 @@ class Authenticator:
         return Viewer(
             kind=ViewerKind.PARTY, country_code=country_code, party_id=party_id, role=role
         )
+
+
+class Authenticated(SchemaExtension):
+    """A request whose credentials are wrong is refused whole, with their code: a client
+    sending an expired token learns so, even for public data."""
+
+    def on_operation(self):  # type: ignore[no-untyped-def]
+        problem = getattr(self.execution_context.context, "auth_problem", None)
+        if isinstance(problem, AuthProblem):
+            raise error(problem.code, problem.message)
+        yield

@@ -49,7 +49,19 @@ class GraphContext:
     #: How commands reach CPOs (the OCPI adapter's, in a process that runs the hub); None in
     #: a subgraph process that cannot send them.
     commands: CommandPort | None = None
+    #: Strawberry's: the HTTP request or WebSocket, the response, and a WebSocket's
+    #: connection_init payload (where a subscription's token comes).
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    #: Credentials that did not pass (``Authenticated`` refuses the request with their code).
+    auth_problem: Exception | None = None
     _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+
+    def fresh(self) -> None:
+        """Forgets what the loaders hold: a subscription's context lives as long as its
+        connection, and each event must be read as stored now."""
+        self._loaders.clear()
 
     def driver(self) -> Viewer:
         """The logged-in driver, or UNAUTHENTICATED."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, Final, Literal, Self
+from typing import Any, Self
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -15,11 +15,11 @@ from incar.timestamps import format_timestamp
 from subgraphs.bookings import service
 from subgraphs.bookings.models import Booking as BookingRow
 from subgraphs.bookings.models import BookingState as State
+from subgraphs.common.app import federation_schema
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, error
 
-FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
 EvseKey = tuple[str, str, str, str]
 
 
@@ -295,9 +295,8 @@ class Query:
         return [Booking.of(r) for r in rows]
 
 
-schema = strawberry.federation.Schema(
+schema = federation_schema(
     query=Query,
     mutation=Mutation,
     types=[Evse, Booking],
-    federation_version=FEDERATION_VERSION,
 )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
+from subgraphs.common.app import federation_schema
 from subgraphs.common.context import GraphContext
 from subgraphs.common.errors import Code, bad_input, error
 from subgraphs.locations import search as searching
@@ -21,8 +22,6 @@ from subgraphs.locations.graph.loaders import (
 )
 from subgraphs.locations.graph.types import Connector, Evse, EvseStatus, Location, Tariff
 from subgraphs.locations.service import TOPIC_EVSE_STATUS
-
-FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
 
 
 @strawberry.input(description="A circle on the map: a point and a radius.")
@@ -328,9 +327,8 @@ class Subscription:
                 )
 
 
-schema = strawberry.federation.Schema(
+schema = federation_schema(
     query=Query,
     subscription=Subscription,
     types=[Location, Evse, Connector, Tariff],
-    federation_version=FEDERATION_VERSION,
 )

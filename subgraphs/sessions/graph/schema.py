@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
-from typing import Any, Final, Literal, Self, cast
+from typing import Any, Self, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings import service as bookings
+from subgraphs.common.app import federation_schema
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, bad_input, error
@@ -21,7 +22,6 @@ from subgraphs.sessions import service
 from subgraphs.sessions.models import Command as CommandRow
 from subgraphs.sessions.models import Session as SessionRow
 
-FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
 EvseKey = tuple[str, str, str, str]
 SessionKey = tuple[str, str, str]
 
@@ -536,10 +536,9 @@ async def _for(tx: Any, row: CommandRow, driver: tuple[Any, ...]) -> bool:
     return False
 
 
-schema = strawberry.federation.Schema(
+schema = federation_schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
     types=[Evse, Session, Driver],
-    federation_version=FEDERATION_VERSION,
 )
