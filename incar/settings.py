@@ -61,6 +61,13 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
+def _port(name: str, default: int) -> int:
+    value = _int(name, default)
+    if not 0 <= value <= 65535:
+        raise SettingsError(f"{name} must be a TCP port (0 to 65535), got {value}")
+    return value
+
+
 def _non_negative_seconds(name: str, default: float) -> float:
     value = _float(name, default)
     if not 0 <= value < float("inf"):
@@ -123,7 +130,19 @@ class Settings:
     oidc_leeway: float = 30.0
     #: The least time between two fetches of one issuer's keys (an unknown kid asks again).
     oidc_jwks_refetch_interval: float = 60.0
+    #: Where the subgraphs listen (all in one process in the embedded default) and where the
+    #: gateway serves the graph (GraphQL and GraphiQL at /graphql).
+    subgraphs_port: int = 8081
+    gateway_port: int = 4000
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subgraphs_url(self) -> str:
+        return f"http://{self.host}:{self.subgraphs_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}/graphql"
 
     @property
     def base_url(self) -> str:
@@ -187,4 +206,6 @@ class Settings:
             oidc_issuers=_trusted_issuers("INCAR_OIDC_ISSUERS"),
             oidc_leeway=_non_negative_seconds("INCAR_OIDC_LEEWAY", 30.0),
             oidc_jwks_refetch_interval=_seconds("INCAR_OIDC_JWKS_REFETCH_INTERVAL", 60.0),
+            subgraphs_port=_port("INCAR_SUBGRAPHS_PORT", 8081),
+            gateway_port=_port("INCAR_GATEWAY_PORT", 4000),
         )
