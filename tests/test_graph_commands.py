@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -21,7 +22,8 @@ from ocpi_adapter.via import element, pseudonym
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.sessions.models import Command
 from tests.peers.strict.peer import Received, StrictPeer, ocpi, running_peer
-from tests.support.hub import HubUnderTest, running_hub
+from tests.support.databases import fresh_database
+from tests.support.hub import HubUnderTest, running_hub, serving_hub
 from tests.support.stored import row_counts
 
 CPO = ("NL", "CPA")
@@ -347,3 +349,27 @@ async def test_an_invalid_body_from_the_graph_raises_and_records_nothing(
         counts = await row_counts(hub)
     assert cpo.received == []
     assert "command" not in counts and "hub_callback" not in counts
+
+
+async def test_a_graph_commands_url_still_leads_to_the_hub_after_a_restart() -> None:
+    async with (
+        fresh_database() as database_url,
+        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
+        running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp,
+    ):
+        async with serving_hub(database_url) as first:
+            await cpo.register(first)
+            await emsp.register(first)
+            await first.settle()
+            emsp.received.clear()
+            sent = await send(first, CommandType.RESERVE_NOW)
+            port = urlsplit(first.url).port
+        assert port is not None
+        async with serving_hub(database_url, port=port) as second:
+            url = hub_url(cpo.requests("POST", RECEIVER)[0])
+            answer = await cpo.call("POST", url, to=EMSP, json={"result": "ACCEPTED"})
+            (row,) = await rows(second)
+    assert sent.delivery is Delivery.ANSWERED
+    assert answer.json()["status_code"] == 1000
+    assert row.result == {"result": "ACCEPTED"}
+    assert emsp.requests("POST") == []
