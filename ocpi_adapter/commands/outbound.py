@@ -79,30 +79,9 @@ class HubCommands(CommandPort):
                 message=f"{cpo_ref} offers no commands receiver interface",
             )
         trace = Trace(request_id=new_id(), correlation_id=new_id())
-        async with hub.db.transaction() as tx:
-            callback = await callbacks.create(
-                tx,
-                module=ModuleID.COMMANDS,
-                caller=(cpo_platform, cpo_ref),
-                target=(emsp_platform, emsp_ref),
-                target_url="",
-                correlation_id=trace.correlation_id,
-                expires_at=callbacks.expiry(
-                    rewrite.FIRST_ANSWER_WINDOW, hub.settings.command_grace
-                ),
-                kept_by_hub=True,
-            )
-            sent = _with_response_url(
-                command, body, rewrite.callback_url(hub, ModuleID.COMMANDS, callback.id)
-            )
-            await sessions.record_command(
-                tx,
-                command_id=callback.id,
-                command=command.value,
-                emsp=(emsp_ref.country_code, emsp_ref.party_id),
-                cpo=(cpo_ref.country_code, cpo_ref.party_id),
-                request=sent,
-            )
+        command_id, sent = await self._record(
+            command, body, emsp=(emsp_platform, emsp_ref), cpo=(cpo_platform, cpo_ref), trace=trace
+        )
         # Committed: the CPO may call the hub URL as soon as the POST reaches it.
         try:
             answer = await forward.send(
@@ -117,21 +96,59 @@ class HubCommands(CommandPort):
             )
             response = _command_response(answer)
         except OcpiError as error:
-            return await self._unanswered(callback.id, command, cpo_ref, error.message)
+            return await self._unanswered(command_id, command, cpo_ref, error.message)
         until = callbacks.answered_expiry(response, sent, hub.settings.command_grace)
         async with hub.db.transaction() as tx:
             await sessions.record_command_answer(
-                tx, command_id=callback.id, response=response, delivery=Delivery.ANSWERED
+                tx, command_id=command_id, response=response, delivery=Delivery.ANSWERED
             )
             if until is not None:
-                await callbacks.extend(tx, callback_id=callback.id, until=until)
+                await callbacks.extend(tx, callback_id=command_id, until=until)
         return CommandSent(
-            command_id=callback.id,
+            command_id=command_id,
             delivery=Delivery.ANSWERED,
             response=response["result"],
             timeout=response["timeout"],
             message=_text(response.get("message")),
         )
+
+    async def _record(
+        self,
+        command: CommandType,
+        body: Mapping[str, Any],
+        *,
+        emsp: tuple[Platform, PartyRef],
+        cpo: tuple[Platform, PartyRef],
+        trace: Trace,
+    ) -> tuple[str, dict[str, Any]]:
+        """The hub-kept URL and the Command row (the body as it will be sent), in one
+        transaction: both or neither. Returns the command's id and that body."""
+        hub = self._hub
+        async with hub.db.transaction() as tx:
+            callback = await callbacks.create(
+                tx,
+                module=ModuleID.COMMANDS,
+                caller=cpo,
+                target=emsp,
+                target_url="",
+                correlation_id=trace.correlation_id,
+                expires_at=callbacks.expiry(
+                    rewrite.FIRST_ANSWER_WINDOW, hub.settings.command_grace
+                ),
+                kept_by_hub=True,
+            )
+            sent = _with_response_url(
+                command, body, rewrite.callback_url(hub, ModuleID.COMMANDS, callback.id)
+            )
+            await sessions.record_command(
+                tx,
+                command_id=callback.id,
+                command=command.value,
+                emsp=(emsp[1].country_code, emsp[1].party_id),
+                cpo=(cpo[1].country_code, cpo[1].party_id),
+                request=sent,
+            )
+        return callback.id, sent
 
     async def _unanswered(
         self, command_id: str, command: CommandType, cpo: PartyRef, reason: str
