@@ -373,3 +373,26 @@ async def test_a_graph_commands_url_still_leads_to_the_hub_after_a_restart() -> 
     assert answer.json()["status_code"] == 1000
     assert row.result == {"result": "ACCEPTED"}
     assert emsp.requests("POST") == []
+
+
+async def test_a_cpo_that_refuses_the_connection_is_no_answer_and_then_offline(
+    hub: HubUnderTest,
+) -> None:
+    async with running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp:
+        async with running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo:
+            await cpo.register(hub)
+            await emsp.register(hub)
+            await hub.settle()
+        emsp.received.clear()
+        # The CPO's server is gone: its port refuses the connection.
+        sent = await send(hub, CommandType.START_SESSION)
+        again = await send(hub, CommandType.START_SESSION)
+        await hub.settle()
+        (row,) = await rows(hub)
+    assert sent.delivery is Delivery.NO_ANSWER
+    assert sent.message is not None and "failed" in sent.message, sent.message
+    assert (row.id, row.delivery, row.response) == (sent.command_id, "no_answer", None)
+    assert again.delivery is Delivery.UNREACHABLE, "OFFLINE, as after any failed forward"
+    assert again.message is not None and "OFFLINE" in again.message, again.message
+    assert [r.path for r in emsp.received] == [f"/hubclientinfo/receiver/{CPO[0]}/{CPO[1]}"]
+    assert emsp.received[0].json()["status"] == "OFFLINE"
