@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.columns import utcnow
+from incar.timestamps import parse_timestamp
 from ocpi_adapter.errors import InvalidParameters, NotFound
 from ocpi_adapter.headers import PartyRef, new_id
 from ocpi_adapter.platforms.models import Platform
@@ -23,6 +26,7 @@ async def create(
     target_url: str,
     correlation_id: str,
     expires_at: datetime | None,
+    kept_by_hub: bool = False,
 ) -> Callback:
     caller_platform, caller_party = caller
     target_platform, target_party = target
@@ -39,6 +43,7 @@ async def create(
         target_url=target_url,
         correlation_id=correlation_id,
         expires_at=expires_at,
+        kept_by_hub=kept_by_hub,
     )
     tx.add(callback)
     await tx.flush()
@@ -84,3 +89,19 @@ async def extend(tx: AsyncSession, *, callback_id: str, until: datetime) -> None
 
 def expiry(seconds: float, grace: float) -> datetime:
     return utcnow() + timedelta(seconds=seconds + grace)
+
+
+def answered_expiry(answer: dict[str, Any], command: Any, grace: float) -> datetime | None:
+    """How long a command's hub URL lives once the CPO answered (check 44): its announced
+    timeout plus grace; a reservation's, until the reservation expires plus grace (the CPO may
+    still cancel it through it). None when the answer names no timeout: the first window stays.
+    """
+    seconds = answer.get("timeout")
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None
+    until = expiry(float(seconds), grace)
+    expiry_date = command.get("expiry_date") if isinstance(command, dict) else None
+    if isinstance(expiry_date, str):
+        with contextlib.suppress(ValueError):
+            until = max(until, parse_timestamp(expiry_date) + timedelta(seconds=grace))
+    return until

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from datetime import timedelta
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
-from incar.timestamps import parse_timestamp
 from ocpi_adapter.client import PeerAuth, PeerResponse
 from ocpi_adapter.context import Hub
 from ocpi_adapter.errors import AnswerTooLarge, ConnectionProblem
@@ -108,18 +105,9 @@ def relay(
 async def _keep_callback(
     hub: Hub, request: RoutedRequest, callback_id: str, answer: dict[str, Any]
 ) -> None:
-    """A hub URL lives for the receiver's announced timeout plus grace (check 44); a
-    reservation's, until the reservation expires (the CPO may still cancel it through it)."""
-    seconds = answer.get("timeout")
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+    until = callbacks.answered_expiry(answer, request.body, hub.settings.command_grace)
+    if until is None:
         return
-    until = callbacks.expiry(float(seconds), hub.settings.command_grace)
-    expiry_date = request.body.get("expiry_date") if isinstance(request.body, dict) else None
-    if isinstance(expiry_date, str):
-        with contextlib.suppress(ValueError):
-            until = max(
-                until, parse_timestamp(expiry_date) + timedelta(seconds=hub.settings.command_grace)
-            )
     async with hub.db.transaction() as tx:
         await callbacks.extend(tx, callback_id=callback_id, until=until)
 

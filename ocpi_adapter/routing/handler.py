@@ -28,7 +28,16 @@ from ocpi_adapter.headers import PartyRef, Routing, Trace
 from ocpi_adapter.platforms.models import Platform
 from ocpi_adapter.registry import HubEndpoint, ModuleMount
 from ocpi_adapter.roles import use_of
-from ocpi_adapter.routing import broadcast, callbacks, checks, forward, getall, recipient, rewrite
+from ocpi_adapter.routing import (
+    broadcast,
+    callbacks,
+    checks,
+    forward,
+    getall,
+    kept,
+    recipient,
+    rewrite,
+)
 from ocpi_adapter.routing.models import Callback
 from ocpi_adapter.routing.operations import ModuleRoutes, Operation
 from ocpi_adapter.routing.recipient import Kind, hub_party
@@ -227,7 +236,10 @@ def _report(request: RoutedRequest, outcome: Outcome) -> None:
 
 
 async def _through_callback(hub: Hub, request: RoutedRequest, callback: Callback) -> Response:
-    """A CPO calling a hub URL: on to the URL it stands for, on behalf of the original party."""
+    """A CPO calling a hub URL: on to the URL it stands for, on behalf of the original party;
+    the result of a command the hub sent itself (for the graph) is kept by the hub."""
+    if callback.kept_by_hub:
+        return await kept.accept(hub, request, callback)
     if request.method == "POST":
         callbacks.refuse_repeat(callback, request.raw_body)
     async with hub.db.transaction() as tx:

@@ -46,6 +46,11 @@ def hub_endpoint(hub: Hub, module: ModuleID, interface: InterfaceRole) -> str:
     return f"{hub.base_url}/{module}/{interface.path}"
 
 
+def callback_url(hub: Hub, module: ModuleID, callback_id: str) -> str:
+    """The hub URL a receiver gets as ``response_url``: the module's Sender interface at the hub."""
+    return f"{hub_endpoint(hub, module, InterfaceRole.SENDER)}/{callback_id}"
+
+
 async def outgoing(
     hub: Hub, tx: AsyncSession, request: RoutedRequest, destination: Destination
 ) -> Outgoing:
@@ -63,7 +68,7 @@ async def outgoing(
     if not isinstance(original, str) or not original:
         raise InvalidParameters("response_url is required")
     callback = await _callback(hub, tx, request, destination, original)
-    url = f"{hub_endpoint(hub, request.module.module, InterfaceRole.SENDER)}/{callback.id}"
+    url = callback_url(hub, request.module.module, callback.id)
     if where == "body":
         assert isinstance(request.body, dict)
         body = dumps({**request.body, "response_url": url})

@@ -57,5 +57,8 @@ class Command(SQLModel, table=True):
     request: dict[str, Any] = Field(sa_type=Json)
     response: dict[str, Any] | None = Field(default=None, sa_type=Json)
     result: dict[str, Any] | None = Field(default=None, sa_type=Json)
+    #: What became of sending it (``Delivery``: answered, no_answer), for a command the hub sent
+    #: itself (the graph's); None for one it relayed, whose sender saw the answer for itself.
+    delivery: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

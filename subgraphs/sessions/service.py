@@ -14,6 +14,7 @@ from incar import documents, events
 from incar.columns import utcnow
 from incar.documents import Outcome, Page
 from incar.timestamps import parse_timestamp
+from subgraphs.common.commands import Delivery
 from subgraphs.sessions.models import Command, Session, Token
 
 TOPIC_SESSION = "sessions.session"
@@ -267,7 +268,11 @@ async def record_command_answer(
     command_id: str,
     response: dict[str, Any] | None = None,
     result: dict[str, Any] | None = None,
+    delivery: Delivery | None = None,
 ) -> Outcome:
+    """The CPO's CommandResponse or CommandResult, as it sent it; ``delivery`` for a command
+    the hub sent itself (the graph's): ANSWERED with the response, NO_ANSWER alone (the CPO
+    said nothing, so ``response`` stays empty rather than holding words it never sent)."""
     row = await tx.get(Command, command_id, with_for_update=True)
     if row is None:
         return Outcome.UNKNOWN
@@ -275,9 +280,17 @@ async def record_command_answer(
         row.response = response
     if result is not None:
         row.result = result
+    if delivery is not None:
+        row.delivery = delivery.value
     row.updated_at = utcnow()
     await tx.flush()
-    state = "result" if result is not None else "response"
+    state = (
+        "result"
+        if result is not None
+        else "response"
+        if response is not None or delivery is None
+        else delivery.value
+    )
     answer = result if result is not None else response
     await _command_event(tx, command_id, row.command, state, (answer or {}).get("result"))
     return Outcome.UPDATED

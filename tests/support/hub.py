@@ -69,24 +69,32 @@ class HubUnderTest:
 
 @contextlib.asynccontextmanager
 async def running_hub(**overrides: Any) -> AsyncIterator[HubUnderTest]:
-    async with fresh_database() as database_url:
-        settings = Settings(
-            database_url=database_url,
-            forward_timeout=2.0,
-            still_alive_check_period=3600.0,
-            command_grace=5.0,
-        ).with_(**overrides)
-        holder: dict[str, Any] = {}
+    async with fresh_database() as database_url, serving_hub(database_url, **overrides) as hub:
+        yield hub
 
-        def make(url: str) -> Starlette:
-            holder["settings"] = settings.with_(public_url=url)
-            app = create_app(holder["settings"])
-            holder["app"] = app
-            return app
 
-        def configure(app: ASGIApp) -> uvicorn.Config:
-            # The hub's own server and limits, as `incar serve` runs them, on the test's loop.
-            return hub_config(app, settings, lifespan="on", loop="none")
+@contextlib.asynccontextmanager
+async def serving_hub(
+    database_url: str, *, port: int = 0, **overrides: Any
+) -> AsyncIterator[HubUnderTest]:
+    """A hub over ``database_url``; the same ``port`` again is a restart at the same URL."""
+    settings = Settings(
+        database_url=database_url,
+        forward_timeout=2.0,
+        still_alive_check_period=3600.0,
+        command_grace=5.0,
+    ).with_(**overrides)
+    holder: dict[str, Any] = {}
 
-        async with serve(make, configure=configure) as running:
-            yield HubUnderTest(url=running.url, app=holder["app"], settings=holder["settings"])
+    def make(url: str) -> Starlette:
+        holder["settings"] = settings.with_(public_url=url)
+        app = create_app(holder["settings"])
+        holder["app"] = app
+        return app
+
+    def configure(app: ASGIApp) -> uvicorn.Config:
+        # The hub's own server and limits, as `incar serve` runs them, on the test's loop.
+        return hub_config(app, settings, lifespan="on", loop="none")
+
+    async with serve(make, configure=configure, port=port) as running:
+        yield HubUnderTest(url=running.url, app=holder["app"], settings=holder["settings"])

@@ -12,10 +12,10 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
-def bind() -> socket.socket:
+def bind(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 
@@ -35,12 +35,14 @@ async def serve(
     make_app: Callable[[str], ASGIApp],
     *,
     configure: Callable[[ASGIApp], uvicorn.Config] = plain_config,
+    port: int = 0,
 ) -> AsyncIterator[Running]:
     """Serves ``make_app(base_url)`` until the block ends; the app learns its URL first.
 
-    ``configure`` makes uvicorn's configuration of the app (the hub's: ``incar.server``).
+    ``configure`` makes uvicorn's configuration of the app (the hub's: ``incar.server``);
+    ``port`` 0 is any free one, another the port of a server restarted at the same URL.
     """
-    sock = bind()
+    sock = bind(port)
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(configure(make_app(url)))
