@@ -7,8 +7,8 @@ says what became of sending such a command (answered, no_answer), so a row never
 waiting for an answer that will not come. Existing callbacks are the pipeline's (not kept),
 existing commands were relayed (no delivery).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 01:17:17.024738
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
