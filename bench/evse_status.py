@@ -258,7 +258,7 @@ async def run_one(options: Options, kind: str, concurrency: int) -> dict[str, An
             versions_url = f"{hub_url}/ocpi/versions"
             children: list[Child] = []
             try:
-                hub = await spawn("hub", [str(BIN / "incar"), "serve"], env, folder)
+                hub = await spawn("hub", [str(BIN / "incar"), "serve", "--hub-only"], env, folder)
                 children.append(hub)
                 await wait_until_up(versions_url, hub)
                 cpos = cpo_parties(options.cpos)

@@ -50,21 +50,42 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.with_(**changes) if changes else settings
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from incar import server
-    from incar.db import migrate
-    from ocpi_adapter.app import create_app
-
-    settings = _settings(args)
-    migrate(settings.database_url)
+def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # httpx logs every outgoing request at INFO: three lines per broadcast PATCH; the hub logs
     # its own failed hops itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
-    return server.run(create_app(settings), settings)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from incar import server
+    from incar.db import migrate
+
+    settings = _settings(args)
+    migrate(settings.database_url)
+    _logging()
+    if args.hub_only:
+        from ocpi_adapter.app import create_app
+
+        print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
+        return server.run(create_app(settings), settings)
+    from incar_cli import platform
+
+    return asyncio.run(platform.serve(settings))
+
+
+def _subgraph(args: argparse.Namespace) -> int:
+    from incar.db import migrate
+    from incar_cli import platform
+
+    settings = _settings(args)
+    migrate(settings.database_url)
+    _logging()
+    return asyncio.run(
+        platform.serve_subgraph(settings, args.name, port=args.port or settings.subgraphs_port)
+    )
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -235,10 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the platform (migrates the database first)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the platform: the OCPI hub, the subgraphs and the gateway (migrates first)",
+    )
     serve.add_argument("--host", help="address to listen on (default INCAR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default INCAR_PORT or 8080)")
+    serve.add_argument(
+        "--hub-only",
+        action="store_true",
+        help="run the OCPI hub alone, without the subgraphs and the gateway",
+    )
     serve.set_defaults(run=_serve)
+
+    subgraph = commands.add_parser("subgraph", help="run one subgraph alone")
+    subgraph.add_argument("name", choices=["locations", "sessions", "bookings"])
+    subgraph.add_argument("--host", help="address to listen on (default INCAR_HOST)")
+    subgraph.add_argument("--port", type=int, help="default INCAR_SUBGRAPHS_PORT or 8081")
+    subgraph.set_defaults(run=_subgraph)
 
     demo = commands.add_parser(
         "demo", help="run the hub with simulated CPOs and eMSPs on the Helsinki map"

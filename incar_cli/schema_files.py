@@ -45,5 +45,21 @@ def stale(files: list[SchemaFile]) -> list[Path]:
 
 
 def all_files(root: Path = ROOT) -> list[SchemaFile]:
-    """The subgraphs' SDL files (the supergraph joins them once the gateway composes it)."""
-    return subgraph_files(root)
+    """The subgraphs' SDL files and the supergraph composed from them, with the subgraphs'
+    URLs of the embedded default (``incar serve`` composes its own with the URLs it serves)."""
+    import tempfile
+
+    from gateway.compose import SubgraphSpec, compose
+    from incar.settings import Settings
+    from subgraphs.catalog import subgraphs
+
+    files = subgraph_files(root)
+    base = Settings().subgraphs_url
+    with tempfile.TemporaryDirectory(prefix="incar-schema-") as folder:
+        specs = []
+        for f, (name, subgraph) in zip(files, subgraphs().items(), strict=True):
+            sdl = Path(folder) / f.path.name
+            sdl.write_text(f.text)
+            specs.append(SubgraphSpec(name=name, url=f"{base}{subgraph.path}", sdl_path=sdl))
+        supergraph = compose(specs)
+    return [*files, SchemaFile(root / "supergraph.graphql", supergraph.rstrip() + "\n")]

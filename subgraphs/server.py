@@ -11,7 +11,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -76,7 +76,11 @@ def create_app(
     view = view_class(runtime, authenticator, commands)
     routes: list[Any] = [Route("/healthcheck", _health, methods=["GET"])]
     for subgraph in chosen:
-        routes.append(Mount(subgraph.path, app=subgraph_app(subgraph.schema, view=view)))
+        # At the path itself, not under a Mount: a Mount answers /graphql/<name> with a
+        # redirect to /graphql/<name>/, a round trip on every request of the gateway.
+        app = subgraph_app(subgraph.schema, view=view)
+        routes.append(Route(subgraph.path, app, methods=["GET", "POST"]))
+        routes.append(WebSocketRoute(subgraph.path, app))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[Mapping[str, Any]]:

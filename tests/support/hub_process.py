@@ -120,6 +120,7 @@ class HubProcess:
             self.process = await asyncio.create_subprocess_exec(
                 INCAR,
                 "serve",
+                "--hub-only",
                 "--host",
                 "127.0.0.1",
                 "--port",
