@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar import exactjson
+from incar.columns import utcnow
 from incar.documents import Outcome
 from ocpi_adapter.routing.operations import StoreInput
+from subgraphs.bookings import service as bookings
 from subgraphs.sessions import service as sessions
 
 
@@ -39,6 +41,21 @@ async def responded(tx: AsyncSession, data: StoreInput, answer: Any) -> None:
 
 
 async def resulted(tx: AsyncSession, data: StoreInput) -> Outcome:
+    """The charge point's CommandResult: logged, and, for a command the graph sent for a
+    booking, deciding that booking in the same transaction."""
     if data.callback_id is None or not isinstance(data.body, dict):
         return Outcome.UNKNOWN
-    return await sessions.record_command_answer(tx, command_id=data.callback_id, result=data.body)
+    outcome = await sessions.record_command_answer(
+        tx, command_id=data.callback_id, result=data.body
+    )
+    command = await sessions.get_command(tx, data.callback_id)
+    if command is not None:
+        await bookings.command_answered(
+            tx,
+            command=command.command,
+            request=command.request,
+            emsp=(command.emsp_country_code, command.emsp_party_id),
+            result=data.body,
+            now=utcnow(),
+        )
+    return outcome

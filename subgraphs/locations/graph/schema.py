@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
+from subgraphs.bookings.service import TOPIC_BOOKING
 from subgraphs.common.app import federation_schema
 from subgraphs.common.context import GraphContext
 from subgraphs.common.errors import Code, bad_input, error
@@ -309,22 +310,48 @@ class Subscription:
             (*doc_key(r.country_code, r.party_id, r.location_id), r.uid.upper())
             for r in evses or []
         }
-        async with info.context.runtime.bus.subscribe([TOPIC_EVSE_STATUS]) as events:
+        context = info.context
+        async with context.runtime.bus.subscribe([TOPIC_EVSE_STATUS, TOPIC_BOOKING]) as events:
             async for event in events:
                 payload = event.payload
                 if not _wanted(payload, area, wanted_locations, wanted_evses):
                     continue
+                context.fresh()  # each event is read as stored now, not as first loaded
+                if event.topic == TOPIC_BOOKING:
+                    # A booking holds the EVSE for everyone at once, before its CPO's own
+                    # status update; when it ends, the EVSE is what its CPO last said.
+                    status = await _booked_status(context, payload)
+                    changed_at = event.occurred_at
+                else:
+                    status = EvseStatus.of(payload.get("status"))
+                    stamp = payload.get("last_updated")
+                    changed_at = (
+                        parse_timestamp(stamp) if isinstance(stamp, str) else event.occurred_at
+                    )
+                if status is None:
+                    continue
                 yield EvseStatusEvent(
                     cursor=event.id,
-                    status=EvseStatus.of(payload.get("status")),
-                    changed_at=parse_timestamp(payload["last_updated"])
-                    if isinstance(payload.get("last_updated"), str)
-                    else event.occurred_at,
+                    status=status,
+                    changed_at=changed_at,
                     country_code=payload["country_code"],
                     party_id=payload["party_id"],
                     location_id=payload["location_id"],
                     evse_uid=payload["evse_uid"],
                 )
+
+
+async def _booked_status(context: GraphContext, payload: Mapping[str, Any]) -> EvseStatus | None:
+    if payload.get("holds"):
+        return EvseStatus.RESERVED
+    evse = await Evse.load(
+        context,
+        payload["country_code"],
+        payload["party_id"],
+        payload["location_id"],
+        payload["evse_uid"],
+    )
+    return evse.status() if evse is not None else None
 
 
 schema = federation_schema(
