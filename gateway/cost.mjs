@@ -23,10 +23,14 @@ function listLevels(type) {
 }
 
 // Only a literal counts: validation results are cached per document, whatever the variables.
-function pageSize(node, listSize) {
+// Without one, a list the schema's owners sized ("Type.field" in limits.json's list_sizes: an
+// EVSE's connectors are few, a page of stations is capped) counts that many items.
+function pageSize(node, listSize, known) {
   const value = node.arguments?.find((a) => a.name.value === PAGE_ARGUMENT)?.value;
-  return value?.kind === Kind.INT ? Number(value.value) : listSize;
+  return value?.kind === Kind.INT ? Number(value.value) : (known ?? listSize);
 }
+
+let listSizes = {};
 
 function selectionCost(schema, parentType, selectionSet, fragments, listSize, visiting) {
   let cost = 0;
@@ -35,7 +39,8 @@ function selectionCost(schema, parentType, selectionSet, fragments, listSize, vi
       const field = parentType?.getFields?.()[selection.name.value];
       if (!field) continue;
       const levels = listLevels(field.type);
-      const items = levels === 0 ? 1 : pageSize(selection, listSize) * listSize ** (levels - 1);
+      const known = listSizes[`${parentType.name}.${selection.name.value}`];
+      const items = levels === 0 ? 1 : pageSize(selection, listSize, known) * listSize ** (levels - 1);
       const named = getNamedType(field.type);
       const inner = selection.selectionSet
         ? selectionCost(schema, named, selection.selectionSet, fragments, listSize, visiting)
@@ -69,7 +74,8 @@ export function operationCost(schema, document, { listSize }) {
   return cost;
 }
 
-export function useListCostLimit({ listSize, maxCost }) {
+export function useListCostLimit({ listSize, maxCost, sizes = {} }) {
+  listSizes = sizes;
   return {
     onValidate({ addValidationRule }) {
       addValidationRule((context) => ({

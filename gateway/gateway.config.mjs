@@ -62,7 +62,11 @@ export const gatewayConfig = defineConfig({
     maxTokensPlugin({ n: limits.max_tokens, onReject: coded('MAX_TOKENS_EXCEEDED') }),
     maxDepthPlugin({ n: limits.max_depth, onReject: coded('MAX_DEPTH_EXCEEDED') }),
     maxAliasesPlugin({ n: limits.max_aliases, onReject: coded('MAX_ALIASES_EXCEEDED') }),
-    useListCostLimit({ listSize: limits.list_size, maxCost: limits.max_cost }),
+    useListCostLimit({
+      listSize: limits.list_size,
+      maxCost: limits.max_cost,
+      sizes: limits.list_sizes,
+    }),
     useClientAuthorization(),
   ],
   propagateHeaders: {

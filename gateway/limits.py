@@ -26,6 +26,9 @@ class Limits:
     list_size: int
     max_cost: int
     max_subscriptions_per_connection: int
+    #: Lists known to be shorter (an EVSE's connectors) or longer (a page of stations, up to
+    #: its cap) than ``list_size``: "Type.field" to the most items it returns.
+    list_sizes: dict[str, int]
 
 
 @cache
