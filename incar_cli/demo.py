@@ -22,10 +22,12 @@ from sqlmodel import col, select
 from incar.db import Database
 from incar.server import hub_server
 from incar.settings import Settings
+from incar_cli.demo_graph import demo_graph, instructions
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.types import ConnectionStatus, Role
 from simulator.cli import simulation_from
+from simulator.emsp import SimEmsp
 from simulator.platform import SimParty
 from simulator.simulation import Simulation
 from subgraphs.locations.models import Location
@@ -116,7 +118,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     sock.bind((settings.host, settings.port))
     # The hub keeps the simulated time: the parties' timestamps run ahead of the wall clock by
     # design, and the hub bounds last_updated by its own clock (INCAR_MAX_CLOCK_SKEW).
-    server = hub_server(create_app(settings, clock=simulation.clock.peek), settings)
+    app = create_app(settings, clock=simulation.clock.peek)
+    server = hub_server(app, settings)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if serving.done():
@@ -129,15 +132,20 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             print(
                 f"  {platform.party.role:<4} {platform.me} at {platform.versions_url}", flush=True
             )
-        print("demo running; Ctrl-C stops it", flush=True)
-        reporter = asyncio.create_task(report_progress(simulation))
-        try:
-            if args.duration is None:
-                await simulation.run_forever()
-            else:
-                await simulation.run_for(args.duration)
-        finally:
-            reporter.cancel()
+        emsps = [p for p in simulation.platforms if isinstance(p, SimEmsp)]
+        async with demo_graph(
+            settings, app.state.hub, emsps, settings.data_dir / "demo-graph"
+        ) as drivers:
+            print(instructions(settings, drivers), flush=True)
+            print("demo running; Ctrl-C stops it", flush=True)
+            reporter = asyncio.create_task(report_progress(simulation))
+            try:
+                if args.duration is None:
+                    await simulation.run_forever()
+                else:
+                    await simulation.run_for(args.duration)
+            finally:
+                reporter.cancel()
     finally:
         with contextlib.suppress(Exception):
             await simulation.stop()

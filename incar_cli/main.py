@@ -106,6 +106,25 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _login(args: argparse.Namespace) -> int:
+    from incar_cli.oidc_login import LoginRefused, login
+
+    try:
+        tokens = await login(
+            args.issuer.rstrip("/"),
+            args.client,
+            args.redirect_uri,
+            args.user,
+            args.password,
+            resource=args.audience,
+        )
+    except (LoginRefused, OSError) as problem:
+        print(f"incar login: {problem}", file=sys.stderr)
+        return 1
+    print(tokens.access_token)
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from incar.db import migrate
 
@@ -250,6 +269,23 @@ def _run_async(
     return lambda args: asyncio.run(function(args))
 
 
+def _add_login(commands: Any) -> None:
+    from incar_cli.oidc_login import DEMO_AUDIENCE, DEMO_CLIENT, DEMO_REDIRECT
+
+    login = commands.add_parser(
+        "login",
+        help="log a driver in at an OpenID Connect provider (code + PKCE) and print the "
+        "access token (the demo's provider, or any with a plain login form)",
+    )
+    login.add_argument("issuer", help="the issuer URL, e.g. http://127.0.0.1:PORT/realms/NAME")
+    login.add_argument("--user", required=True)
+    login.add_argument("--password", required=True)
+    login.add_argument("--client", default=DEMO_CLIENT)
+    login.add_argument("--redirect-uri", default=DEMO_REDIRECT)
+    login.add_argument("--audience", default=DEMO_AUDIENCE, help="the resource indicator")
+    login.set_defaults(run=_run_async(_login))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="incar", description="INCAR: an OCPI 2.2.1 roaming hub and federated GraphQL platform"
@@ -297,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("--dir", help="the folder of the files (default: the project's schema/)")
     schema.set_defaults(run=_schema)
+
+    _add_login(commands)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)

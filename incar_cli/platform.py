@@ -78,7 +78,7 @@ def subgraphs_server(
             lifespan="on",
             log_level="warning",
             access_log=False,
-            ws="websockets",
+            ws="websockets-sansio",
         )
     )
 
@@ -101,7 +101,7 @@ def supergraph(settings: Settings, chosen: Sequence[Subgraph], folder: Path) -> 
     return target
 
 
-async def _started(server: uvicorn.Server, name: str) -> Part:
+async def started(server: uvicorn.Server, name: str) -> Part:
     task = asyncio.ensure_future(server.serve())
     while not server.started:
         if task.done():
@@ -130,8 +130,8 @@ async def serve(settings: Settings, *, with_gateway: bool = True) -> int:
     gateway: GatewayProcess | None = None
     failed: str | None = None
     try:
-        parts.append(await _started(hub_srv, "the OCPI hub"))
-        parts.append(await _started(graph_srv, "the subgraphs"))
+        parts.append(await started(hub_srv, "the OCPI hub"))
+        parts.append(await started(graph_srv, "the subgraphs"))
         if with_gateway:
             path = supergraph(settings, chosen, settings.data_dir / "graph")
             gateway = GatewayProcess(path, port=settings.gateway_port, host=settings.host)
@@ -195,7 +195,7 @@ async def serve_subgraph(settings: Settings, name: str, *, port: int) -> int:
         loop.add_signal_handler(sig, stop.set)
     failed = False
     try:
-        part = await _started(server, f"the {name} subgraph")
+        part = await started(server, f"the {name} subgraph")
         print(f"subgraph {name} on http://{settings.host}:{port}{chosen.path}", flush=True)
         waiter = asyncio.ensure_future(stop.wait())
         finished, _ = await asyncio.wait([waiter, part.done], return_when=asyncio.FIRST_COMPLETED)

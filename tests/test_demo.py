@@ -18,7 +18,14 @@ async def test_the_demo_runs_ahead_of_the_wall_clock_and_nothing_is_refused(
     tmp_path: Path,
 ) -> None:
     async with fresh_database() as database_url:
-        env = incar_env(database_url, tmp_path, free_port(), INCAR_MAX_CLOCK_SKEW="60")
+        env = incar_env(
+            database_url,
+            tmp_path,
+            free_port(),
+            INCAR_MAX_CLOCK_SKEW="60",
+            INCAR_SUBGRAPHS_PORT=str(free_port()),
+            INCAR_GATEWAY_PORT=str(free_port()),
+        )
         done = await run_incar(
             "demo", "--cpos", "1", "--emsps", "1", "--speed", "3600", "--duration", "21", env=env
         )
@@ -33,3 +40,8 @@ async def test_the_demo_runs_ahead_of_the_wall_clock_and_nothing_is_refused(
     changes, sessions, _, _, failed = (int(n) for n in progress[-1])
     assert failed == 0, done.stdout
     assert changes > 0 and sessions > 0, done.stdout
+    # The graph runs beside it, with what a developer needs to try it.
+    assert f"GraphiQL: http://127.0.0.1:{env['INCAR_GATEWAY_PORT']}/graphql" in done.stdout
+    assert re.search(
+        r"incar login http://127\.0\.0\.1:\d+/realms/emsp-fi-em1 --user driver1", done.stdout
+    )
