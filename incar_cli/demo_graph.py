@@ -96,7 +96,9 @@ async def demo_graph(
             await part.done
 
         stack.push_async_callback(stop_subgraphs)
-        path = platform.supergraph(settings, chosen, folder)
+        path = await asyncio.to_thread(
+            platform.supergraph, platform.served_at(settings, chosen), folder
+        )
         await stack.enter_async_context(
             GatewayProcess(path, port=settings.gateway_port, host=settings.host)
         )

@@ -83,22 +83,23 @@ def subgraphs_server(
     )
 
 
-def supergraph(settings: Settings, chosen: Sequence[Subgraph], folder: Path) -> Path:
-    """The supergraph of the subgraphs as this platform serves them (their URLs are its
-    own), composed offline; a composition error stops the start."""
+def supergraph(served: Sequence[tuple[Subgraph, str]], folder: Path) -> Path:
+    """The supergraph of the subgraphs at the URLs they are served at, composed offline into
+    ``folder``; a composition error (CompositionError) stops the start."""
     folder.mkdir(parents=True, exist_ok=True)
     specs = []
-    for subgraph in chosen:
+    for subgraph, url in served:
         sdl = folder / f"{subgraph.name}.graphql"
         sdl.write_text(federation_sdl(subgraph.schema))
-        specs.append(
-            SubgraphSpec(
-                name=subgraph.name, url=f"{settings.subgraphs_url}{subgraph.path}", sdl_path=sdl
-            )
-        )
+        specs.append(SubgraphSpec(name=subgraph.name, url=url, sdl_path=sdl))
     target = folder / "supergraph.graphql"
     target.write_text(compose(specs))
     return target
+
+
+def served_at(settings: Settings, chosen: Sequence[Subgraph]) -> list[tuple[Subgraph, str]]:
+    """Where one process serving ``chosen`` (``subgraphs_server``) serves each."""
+    return [(subgraph, f"{settings.subgraphs_url}{subgraph.path}") for subgraph in chosen]
 
 
 async def started(server: uvicorn.Server, name: str) -> Part:
@@ -133,7 +134,9 @@ async def serve(settings: Settings, *, with_gateway: bool = True) -> int:
         parts.append(await started(hub_srv, "the OCPI hub"))
         parts.append(await started(graph_srv, "the subgraphs"))
         if with_gateway:
-            path = supergraph(settings, chosen, settings.data_dir / "graph")
+            path = await asyncio.to_thread(
+                supergraph, served_at(settings, chosen), settings.data_dir / "graph"
+            )
             gateway = GatewayProcess(path, port=settings.gateway_port, host=settings.host)
             await gateway.start()
             parts.append(Part("the gateway", asyncio.ensure_future(gateway.crashed())))

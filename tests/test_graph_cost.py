@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from gateway.compose import SubgraphSpec, compose
 from gateway.process import GatewayProcess
 from incar.runtime import Runtime
 from incar.settings import Settings
+from incar_cli import platform
 from subgraphs.catalog import subgraphs
-from subgraphs.common.app import federation_sdl
 from subgraphs.common.auth import Authenticator
 from subgraphs.locations import service as locations
 from subgraphs.server import create_app
@@ -67,7 +66,7 @@ def _app_of(app: Any) -> Any:
 async def graph(folder: Path) -> AsyncIterator[Graph]:
     async with fresh_database() as url, contextlib.AsyncExitStack() as stack:
         statements: dict[str, list[str]] = {}
-        specs = []
+        at = []
         for subgraph in subgraphs().values():
             runtime = Runtime.create(Settings(database_url=url))
             await runtime.start()
@@ -88,13 +87,8 @@ async def graph(folder: Path) -> AsyncIterator[Graph]:
             quiet = dataclasses.replace(subgraph, background=())
             app = create_app(runtime, [quiet], authenticator=Authenticator())
             served = await stack.enter_async_context(serve(_app_of(app)))
-            sdl = folder / f"{subgraph.name}.graphql"
-            sdl.write_text(federation_sdl(subgraph.schema))
-            specs.append(
-                SubgraphSpec(name=subgraph.name, url=f"{served.url}{subgraph.path}", sdl_path=sdl)
-            )
-        supergraph = folder / "supergraph.graphql"
-        supergraph.write_text(await asyncio.to_thread(compose, specs))
+            at.append((subgraph, f"{served.url}{subgraph.path}"))
+        supergraph = await asyncio.to_thread(platform.supergraph, at, folder)
         gateway = await stack.enter_async_context(GatewayProcess(supergraph, port=free_port()))
         yield Graph(gateway, statements)
 

@@ -19,14 +19,13 @@ import pytest
 import websockets
 from starlette.responses import Response
 
-from gateway.compose import SubgraphSpec, compose
 from gateway.process import GatewayProcess
 from incar.identity import AccessTokenVerifier, TrustedIssuer
 from incar.timestamps import format_timestamp
+from incar_cli import platform
 from incar_cli.platform import authenticator
 from ocpi_adapter.commands.outbound import HubCommands
 from subgraphs.catalog import subgraphs
-from subgraphs.common.app import federation_sdl
 from subgraphs.server import create_app
 from tests.conformance.support import location
 from tests.gateway.clients import post
@@ -257,15 +256,8 @@ async def world(folder: Path) -> AsyncIterator[Story]:
             commands=HubCommands(hub.hub),
         )
         served = await stack.enter_async_context(serve(lambda _url: app))
-        specs = []
-        for subgraph in chosen:
-            sdl = folder / f"{subgraph.name}.graphql"
-            sdl.write_text(federation_sdl(subgraph.schema))
-            specs.append(
-                SubgraphSpec(name=subgraph.name, url=f"{served.url}{subgraph.path}", sdl_path=sdl)
-            )
-        supergraph = folder / "supergraph.graphql"
-        supergraph.write_text(await asyncio.to_thread(compose, specs))
+        at = [(subgraph, f"{served.url}{subgraph.path}") for subgraph in chosen]
+        supergraph = await asyncio.to_thread(platform.supergraph, at, folder)
         gateway = await stack.enter_async_context(GatewayProcess(supergraph, port=free_port()))
         story = Story(hub, cpo, emsp, idp, gateway)
         station = location(*CPO, "ST1")
