@@ -22,6 +22,7 @@ from sqlalchemy import select as select_columns
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from subgraphs.bookings import service as bookings
 from subgraphs.locations.models import ConnectorRow, EvseRow, Location
 from subgraphs.locations.opening import is_open
 
@@ -135,7 +136,9 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _query(box: Box, filters: Filters) -> Select[str, int, float, float, bool, str | None]:
+def _query(
+    box: Box, filters: Filters
+) -> Select[str, int, float, float, bool, str | None, str, str, str]:
     evse = EvseRow
     conditions: list[Any] = [
         col(evse.published).is_(True),
@@ -177,6 +180,9 @@ def _query(box: Box, filters: Filters) -> Select[str, int, float, float, bool, s
         col(evse.longitude),
         col(evse.always_open),
         col(evse.time_zone),
+        col(evse.country_code),
+        col(evse.party_id),
+        col(evse.location_id),
     ).where(*conditions)
 
 
@@ -210,9 +216,14 @@ async def search(
         origin = ((box.south + box.north) / 2, (box.west + box.east) / 2)
     rows = (await tx.execute(_query(area, filters))).all()
     statements = 1
+    if filters.available_now and rows:
+        # A booking holds its EVSE at once, before its CPO says RESERVED: not available.
+        held = await bookings.holding_for(tx, [_evse_key(row) for row in rows], now)
+        statements += 1
+        rows = [row for row in rows if _evse_key(row) not in held]
     nearest: dict[int, list[tuple[float, str]]] = {}
     hours: dict[int, str | None] = {}
-    for evse_key, location_pk, lat, lon, always_open, time_zone in rows:
+    for evse_key, location_pk, lat, lon, always_open, time_zone, *_owner in rows:
         d = distance_m(origin[0], origin[1], lat, lon)
         if near is not None and d > near.radius_m:
             continue
@@ -237,6 +248,10 @@ async def search(
         has_next=len(ranked) > first,
         statements=statements,
     )
+
+
+def _evse_key(row: Any) -> tuple[str, str, str, str]:
+    return row.country_code, row.party_id, row.location_id, row.evse_key
 
 
 async def _closed(tx: AsyncSession, zones: dict[int, str | None], now: datetime) -> set[int]:

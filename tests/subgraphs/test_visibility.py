@@ -218,3 +218,21 @@ async def test_only_its_driver_may_cancel_a_booking(world: World, who: str) -> N
     )
     expected = "UNAUTHENTICATED" if VIEWERS[who].kind is not ViewerKind.DRIVER else "NOT_FOUND"
     assert codes == [expected]
+
+
+async def test_a_booked_evse_is_reserved_for_everyone_at_once(world: World) -> None:
+    from subgraphs.locations.graph.schema import schema as locations_schema
+
+    query = """
+    query { evse(countryCode: "FI", partyId: "CP1", locationId: "L2", uid: "L2-E1")
+              { status cpoStatus }
+            stations(near: {latitude: 60.169, longitude: 24.938, radiusMeters: 1000},
+                     filter: {availableNow: true}) { edges { node { id } } } }
+    """
+    data, codes = await run(world.runtime, locations_schema, query, VIEWERS["bob"])
+    assert codes == []
+    assert data is not None
+    # Its CPO has not said RESERVED (it never heard of the booking here): the graph has.
+    assert data["evse"] == {"status": "RESERVED", "cpoStatus": "AVAILABLE"}
+    # L1 is in a session (its CPO still says AVAILABLE in this test), L2 is booked.
+    assert [e["node"]["id"] for e in data["stations"]["edges"]] == ["L1"]

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from strawberry.dataloader import DataLoader
 
 from incar.documents import Document
+from subgraphs.bookings import service as bookings
 from subgraphs.common.context import GraphContext
 from subgraphs.locations.models import Location, Tariff
 
@@ -77,3 +78,20 @@ def tariffs_by_key(context: GraphContext) -> DataLoader[DocKey, Doc | None]:
 
 def doc_key(country_code: str, party_id: str, object_id: str) -> DocKey:
     return country_code.upper(), party_id.upper(), object_id.upper()
+
+
+EvseKey = tuple[str, str, str, str]
+
+
+def _booked(context: GraphContext) -> DataLoader[EvseKey, bool]:
+    async def load(keys: list[EvseKey]) -> Sequence[bool]:
+        async with context.runtime.db.transaction() as tx:
+            held = await bookings.holding_for(tx, keys, context.now())
+        return [key in held for key in keys]
+
+    return DataLoader(load)
+
+
+def booked_evses(context: GraphContext) -> DataLoader[EvseKey, bool]:
+    """Whether a booking holds each EVSE now (the bookings service's answer, batched)."""
+    return context.loader("locations.booked", _booked)

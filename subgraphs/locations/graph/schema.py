@@ -351,7 +351,7 @@ async def _booked_status(context: GraphContext, payload: Mapping[str, Any]) -> E
         payload["location_id"],
         payload["evse_uid"],
     )
-    return evse.status() if evse is not None else None
+    return EvseStatus.of(evse.data.get("status")) if evse is not None else None
 
 
 schema = federation_schema(

@@ -21,6 +21,7 @@ from subgraphs.common.context import GraphContext
 from subgraphs.locations import pricing
 from subgraphs.locations.graph.loaders import (
     Doc,
+    booked_evses,
     doc_key,
     locations_by_key,
     tariffs_by_key,
@@ -401,8 +402,18 @@ class Evse:
     def evse_id(self) -> str | None:
         return _text(self.data.get("evse_id"))
 
+    @strawberry.field(
+        description="Its status for drivers: RESERVED while a booking made through the graph "
+        "holds it (at once, before its CPO confirms), else what its CPO last reported."
+    )
+    async def status(self, info: Info[GraphContext, None]) -> EvseStatus:
+        key = (self.country_code, self.party_id, self.location_id.upper(), self.uid.upper())
+        if await booked_evses(info.context).load(key):
+            return EvseStatus.RESERVED
+        return EvseStatus.of(self.data.get("status"))
+
     @strawberry.field(description="The status its CPO last reported.")
-    def status(self) -> EvseStatus:
+    def cpo_status(self) -> EvseStatus:
         return EvseStatus.of(self.data.get("status"))
 
     @strawberry.field(description="What it can do (OCPI Capability: RESERVABLE, ...).")
