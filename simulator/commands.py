@@ -66,9 +66,16 @@ async def _deliver(
     result: dict[str, Any] = {"result": decision.result}
     if decision.message:
         result["message"] = [{"language": "en", "text": decision.message}]
-    reply = await cpo.hub.send_url(
-        "POST", response_url, to=requester, body=result, correlation_id=correlation_id
-    )
+    try:
+        reply = await cpo.hub.send_url(
+            "POST", response_url, to=requester, body=result, correlation_id=correlation_id
+        )
+    except RuntimeError as problem:
+        # The simulation is stopping and its HTTP client is closed while a result was still
+        # due (httpx refuses a closed client's requests): a failed delivery, not a crash.
+        log.info("%s could not deliver a CommandResult: %s", cpo.me, problem)
+        cpo.stats["command_results_failed"] += 1
+        return
     cpo.stats["command_results_sent" if reply.ok else "command_results_failed"] += 1
     if decision.then is not None:
         await decision.then()
