@@ -773,7 +773,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--locations", type=int, default=20, help="the CPO's Locations (20)")
     parser.add_argument("--rate", type=float, default=5.0, help="status PATCHes per second (5)")
     parser.add_argument("--duration", type=float, help="seconds of PATCHes per path (20; quick 8)")
-    parser.add_argument("--evses", type=int, help="EVSEs for the search (100000; quick 20000)")
+    parser.add_argument("--evses", type=int, help="EVSEs for the search (100000; quick 8000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent search clients (4)")
     parser.add_argument(
         "--search-duration", type=float, help="seconds of search per path (20; quick 8)"
@@ -789,7 +789,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         locations=args.locations,
         rate=args.rate,
         duration=args.duration or (8.0 if quick else 20.0),
-        evses=args.evses or (20_000 if quick else 100_000),
+        evses=args.evses or (8_000 if quick else 100_000),
         clients=args.clients,
         search_duration=args.search_duration or (8.0 if quick else 20.0),
         json=args.json,
