@@ -336,21 +336,24 @@ async def command_answered(
             await _change(tx, booking, BookingState.CONFIRMED, now, f"not cancelled: {outcome}")
 
 
+def _overdue(now: datetime) -> list[Any]:
+    return [
+        col(Booking.state).in_(HOLDING),
+        (col(Booking.expires_at) <= now) | (col(Booking.result_due) <= now),
+    ]
+
+
+async def any_overdue(tx: AsyncSession, now: datetime) -> bool:
+    found = await tx.execute(select(col(Booking.id)).where(*_overdue(now)).limit(1))
+    return found.first() is not None
+
+
 async def expire_overdue(tx: AsyncSession, now: datetime) -> int:
     """Ends what time has ended: holding bookings past their expiry, requests whose result
     never came; a cancellation never confirmed leaves the booking as it was. Returns how many
     bookings changed."""
     changed = 0
-    rows = (
-        await tx.execute(
-            select(Booking)
-            .where(
-                col(Booking.state).in_(HOLDING),
-                (col(Booking.expires_at) <= now) | (col(Booking.result_due) <= now),
-            )
-            .with_for_update()
-        )
-    ).scalars()
+    rows = (await tx.execute(select(Booking).where(*_overdue(now)).with_for_update())).scalars()
     for booking in list(rows):
         if booking.expires_at <= now:
             await _change(tx, booking, BookingState.EXPIRED, now, "its time ran out")

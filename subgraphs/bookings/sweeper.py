@@ -12,9 +12,14 @@ log = logging.getLogger("incar.bookings")
 
 
 async def sweep(runtime: Runtime) -> int:
-    """One pass: every overdue booking ended, in one transaction."""
+    """One pass: every overdue booking ended, in one transaction. A read comes first, so an
+    idle pass takes no write lock (on SQLite, the hub's writers would wait for it)."""
+    now = runtime.clock()
+    async with runtime.db.transaction() as tx:
+        if not await service.any_overdue(tx, now):
+            return 0
     async with runtime.db.transaction(write=True) as tx:
-        return await service.expire_overdue(tx, runtime.clock())
+        return await service.expire_overdue(tx, now)
 
 
 async def run(runtime: Runtime, *, period: float = 5.0) -> None:
