@@ -19,7 +19,7 @@ from gateway.compose import SubgraphSpec, compose
 from gateway.process import GatewayProcess
 from incar.identity import AccessTokenVerifier
 from incar.runtime import Runtime
-from incar.server import hub_server
+from incar.server import hub_config
 from incar.settings import Settings
 from ocpi_adapter.app import create_app, create_hub
 from ocpi_adapter.commands.outbound import HubCommands
@@ -123,7 +123,7 @@ async def serve(settings: Settings, *, with_gateway: bool = True) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    hub_srv = _Server(hub_server(app, settings).config)
+    hub_srv = _Server(hub_config(app, settings))
     graph_srv = subgraphs_server(
         hub.runtime, hub, chosen, port=settings.subgraphs_port, verifier=verifier
     )

@@ -49,17 +49,12 @@ def all_files(root: Path = ROOT) -> list[SchemaFile]:
     URLs of the embedded default (``incar serve`` composes its own with the URLs it serves)."""
     import tempfile
 
-    from gateway.compose import SubgraphSpec, compose
     from incar.settings import Settings
+    from incar_cli import platform
     from subgraphs.catalog import subgraphs
 
-    files = subgraph_files(root)
-    base = Settings().subgraphs_url
+    served = platform.served_at(Settings(), list(subgraphs().values()))
     with tempfile.TemporaryDirectory(prefix="incar-schema-") as folder:
-        specs = []
-        for f, (name, subgraph) in zip(files, subgraphs().items(), strict=True):
-            sdl = Path(folder) / f.path.name
-            sdl.write_text(f.text)
-            specs.append(SubgraphSpec(name=name, url=f"{base}{subgraph.path}", sdl_path=sdl))
-        supergraph = compose(specs)
+        supergraph = platform.supergraph(served, Path(folder)).read_text()
+    files = subgraph_files(root)
     return [*files, SchemaFile(root / "supergraph.graphql", supergraph.rstrip() + "\n")]

@@ -3,7 +3,7 @@
 The graph answers from indexed columns that the services keep in the same transaction as the
 documents. This migration creates them and derives them from every document already stored,
 with the services' own derivation (``subgraphs.locations.rows.derive``, the sessions service's
-``_columns``): the rows are derived data, so one derivation, the one in force, fills them; a
+``query_columns``): the rows are derived data, so one derivation, the one in force, fills them; a
 later change of it comes with a migration that derives them again.
 
 Revision ID: 0004
@@ -20,7 +20,7 @@ from alembic import op
 
 import incar.columns
 from subgraphs.locations.rows import derive
-from subgraphs.sessions.service import _columns as session_columns
+from subgraphs.sessions.service import query_columns as session_columns
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -21,6 +21,7 @@ from subgraphs.common.commands import CommandSent, Delivery
 from subgraphs.common.errors import Code
 from subgraphs.locations import service as locations
 from subgraphs.locations.rows import derive
+from subgraphs.locations.service import child
 from subgraphs.sessions import service as sessions
 
 TOPIC_BOOKING = "bookings.booking"
@@ -62,13 +63,6 @@ class EvseRef:
             self.location_id.upper(),
             self.evse_uid.upper(),
         )
-
-
-def _find(items: Any, field: str, wanted: str) -> Mapping[str, Any] | None:
-    for item in items or []:
-        if isinstance(item, Mapping) and str(item.get(field, "")).upper() == wanted.upper():
-            return item
-    return None
 
 
 async def _publish(tx: AsyncSession, booking: Booking, location: Mapping[str, Any] | None) -> None:
@@ -178,7 +172,7 @@ async def hold(
     location = await locations.get_location(
         tx, country_code=evse.cpo[0], party_id=evse.cpo[1], location_id=evse.location_id
     )
-    found = _find((location or {}).get("evses"), "uid", evse.evse_uid)
+    found = child((location or {}).get("evses"), "uid", evse.evse_uid)
     if location is None or found is None or location.get("publish") is False:
         raise BookingRefused(Code.NOT_FOUND, "no such EVSE")
     if "RESERVABLE" not in (found.get("capabilities") or []):

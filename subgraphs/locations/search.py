@@ -13,7 +13,7 @@ import base64
 import binascii
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -109,7 +109,6 @@ class SearchPage:
     hits: list[Hit]
     total: int
     has_next: bool
-    statements: int = field(default=0, compare=False)
 
 
 def encode_cursor(distance_m: float, location_pk: int) -> str:
@@ -215,11 +214,9 @@ async def search(
         area = box
         origin = ((box.south + box.north) / 2, (box.west + box.east) / 2)
     rows = (await tx.execute(_query(area, filters))).all()
-    statements = 1
     if filters.available_now and rows:
         # A booking holds its EVSE at once, before its CPO says RESERVED: not available.
         held = await bookings.holding_for(tx, [_evse_key(row) for row in rows], now)
-        statements += 1
         rows = [row for row in rows if _evse_key(row) not in held]
     nearest: dict[int, list[tuple[float, str]]] = {}
     hours: dict[int, str | None] = {}
@@ -232,7 +229,6 @@ async def search(
             hours[location_pk] = time_zone
     if hours:
         closed = await _closed(tx, hours, now)
-        statements += 1
         for location_pk in closed:
             nearest.pop(location_pk, None)
     ranked = sorted(
@@ -246,7 +242,6 @@ async def search(
         hits=[Hit(location_pk, d, evses) for d, location_pk, evses in page],
         total=len(nearest),
         has_next=len(ranked) > first,
-        statements=statements,
     )
 
 

@@ -34,6 +34,13 @@ def _find(items: list[dict[str, Any]], field: str, value: str) -> int | None:
     return None
 
 
+def child(items: Any, field: str, value: str) -> dict[str, Any] | None:
+    """The child (an EVSE by uid, a Connector by id) with this CiString id, if any."""
+    children = [i for i in items or [] if isinstance(i, dict)]
+    index = _find(children, field, value)
+    return children[index] if index is not None else None
+
+
 def _newer(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
     """Whether the stored child is newer than the incoming one (out-of-order delivery)."""
     if "last_updated" not in stored:

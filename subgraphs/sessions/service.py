@@ -29,7 +29,7 @@ def _upper(value: Any) -> str | None:
     return value.upper() if isinstance(value, str) else None
 
 
-def _columns(data: dict[str, Any]) -> dict[str, Any]:
+def query_columns(data: dict[str, Any]) -> dict[str, Any]:
     """The query columns of a Session document (its eMSP, token, status and EVSE)."""
     token = data.get("cdr_token") or {}
     return {
@@ -57,7 +57,7 @@ async def _session_event(
             "last_updated": data.get("last_updated"),
             "change": outcome.value,
             # Whose it is, so that a driver's live subscription needs no lookup per event.
-            **{name: value for name, value in _columns(data).items() if name != "status"},
+            **{name: value for name, value in query_columns(data).items() if name != "status"},
         },
     )
 
@@ -86,7 +86,7 @@ async def put_session(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
         key=key,
         last_updated=parse_timestamp(data["last_updated"]),
         data=data,
-        extra=_columns(data),
+        extra=query_columns(data),
     )
     if outcome is not Outcome.STALE:
         await _session_event(tx, key, data, outcome)
@@ -121,7 +121,7 @@ async def patch_session(
         key=key,
         last_updated=parse_timestamp(patch["last_updated"]),
         data=merged,
-        extra=_columns(merged),
+        extra=query_columns(merged),
     )
     if outcome is not Outcome.STALE:
         await _session_event(tx, key, merged, outcome)

@@ -14,7 +14,7 @@ import strawberry
 from strawberry.federation import Schema
 
 from subgraphs.common.app import federation_schema
-from subgraphs.common.caller import authorization
+from tests.gateway.caller import authorization
 
 
 @strawberry.federation.type(keys=["countryCode partyId id"])

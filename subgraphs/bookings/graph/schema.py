@@ -3,6 +3,7 @@ EVSE shows whether it is booked."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import Enum
 from typing import Any, Self
@@ -21,6 +22,7 @@ from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, error
 
 EvseKey = tuple[str, str, str, str]
+log = logging.getLogger("incar.bookings")
 
 
 @strawberry.enum(
@@ -200,6 +202,7 @@ async def _send(
             body=body,
         )
     except Exception as problem:  # the booking must end, whatever went wrong on the way
+        log.exception("sending %s for booking %s failed", command.value, row.id)
         return CommandSent(command_id="", delivery=Delivery.NO_ANSWER, message=str(problem))
 
 

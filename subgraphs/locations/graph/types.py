@@ -29,6 +29,7 @@ from subgraphs.locations.graph.loaders import (
 from subgraphs.locations.graph.prices import PriceEstimateOut, estimate_under
 from subgraphs.locations.opening import is_open
 from subgraphs.locations.rows import connector_power_kw, renewable_percent
+from subgraphs.locations.service import child
 
 LOCATION_KEY = "countryCode partyId id"
 EVSE_KEY = "countryCode partyId locationId uid"
@@ -167,13 +168,6 @@ class OpeningTimes:
         )
 
 
-def _find(items: Any, field: str, wanted: str) -> Mapping[str, Any] | None:
-    for item in items or []:
-        if isinstance(item, Mapping) and str(item.get(field, "")).upper() == wanted.upper():
-            return item
-    return None
-
-
 @strawberry.federation.type(
     keys=[TARIFF_KEY], description="A CPO's tariff (OCPI Tariff), as its CPO published it."
 )
@@ -269,8 +263,8 @@ class Connector:
         doc = await locations_by_key(info.context).load(
             doc_key(key["countryCode"], key["partyId"], key["locationId"])
         )
-        evse = _find(doc.data.get("evses"), "uid", key["evseUid"]) if doc else None
-        connector = _find(evse.get("connectors"), "id", key["id"]) if evse else None
+        evse = child(doc.data.get("evses"), "uid", key["evseUid"]) if doc else None
+        connector = child(evse.get("connectors"), "id", key["id"]) if evse else None
         if doc is None or evse is None or connector is None:
             return None
         return cls.of(doc, evse, connector)  # type: ignore[return-value]
@@ -395,7 +389,7 @@ class Evse:
         cls, context: GraphContext, country_code: str, party_id: str, location_id: str, uid: str
     ) -> Evse | None:
         doc = await locations_by_key(context).load(doc_key(country_code, party_id, location_id))
-        evse = _find(doc.data.get("evses"), "uid", uid) if doc else None
+        evse = child(doc.data.get("evses"), "uid", uid) if doc else None
         return cls.of(doc, evse) if doc and evse else None
 
     @strawberry.field(description="The eMI3 EVSE id printed on the charger (e.g. NL*CPA*E123).")
