@@ -34,13 +34,23 @@ class Platform:
         return self.log.read_text()
 
 
-async def _until_up(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+READY_LINE = "GraphQL and GraphiQL on"
+
+
+async def _until_up(
+    url: str, process: asyncio.subprocess.Process, log: Path, ready_line: str = ""
+) -> None:
+    """Until ``url`` answers 200 and the log holds ``ready_line``. The gateway answers
+    /readiness a moment before ``incar serve`` has seen it ready; a test that acts in that
+    moment (kills the gateway) would meet the start-up path, not the running one."""
     async with httpx.AsyncClient(timeout=2) as client:
         for _ in range(int(START_TIMEOUT * 4)):
             if process.returncode is not None:
                 break
             with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
+                if (await client.get(url)).status_code == 200 and ready_line in (
+                    await asyncio.to_thread(log.read_text)
+                ):
                     return
             await asyncio.sleep(0.25)
     output = await asyncio.to_thread(log.read_text)
@@ -71,7 +81,9 @@ async def platform(tmp: Path, *args: str) -> AsyncIterator[Platform]:
             f"http://127.0.0.1:{ports[2]}/graphql",
         )
         try:
-            await _until_up(running.gateway.replace("/graphql", "/readiness"), process, log)
+            await _until_up(
+                running.gateway.replace("/graphql", "/readiness"), process, log, READY_LINE
+            )
             yield running
         finally:
             if process.returncode is None:
