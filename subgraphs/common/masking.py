@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
-from strawberry.types.execution import ExecutionResult
+from strawberry.types.execution import ExecutionResult, StreamExecutionResult
 
 MASKED_MESSAGE = "Unexpected error."
 INTERNAL = "INTERNAL_SERVER_ERROR"
@@ -57,9 +57,19 @@ def shown(error: GraphQLError) -> GraphQLError:
     return error
 
 
+def mask(result: object) -> None:
+    if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+        result.errors = [shown(error) for error in result.errors]
+
+
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
-            result.errors = [shown(error) for error in result.errors]
+        mask(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        # Each event of a subscription is a result of its own, sent after on_operation
+        # has ended: an error while one is executed, or the source's failure between
+        # events, is masked here.
+        mask(result)
+        yield

@@ -250,3 +250,31 @@ async def test_an_unknown_field_is_refused_without_suggestions(graph: Graph) -> 
     result = await post(graph.url, "{ station }")
     assert codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
     assert "stations" not in json.dumps(result)
+
+
+@pytest.mark.parametrize("path", ["gateway", "subgraph"])
+async def test_errors_while_a_subscription_streams_are_masked_and_coded(
+    graph: Graph, path: str
+) -> None:
+    """An event whose execution fails, and a source that fails between events, tell the
+    client that something failed, never what: through the gateway and straight to the
+    subgraph alike (the gateway passes a subgraph's error frames on as they are)."""
+    url = graph.url if path == "gateway" else graph.stations_url
+    seen = await subscribe_ws(
+        url,
+        {
+            "field": ("subscription { ticks(count: 3) { n boom } }", {}),
+            "source": ("subscription { breaking(count: 1) { n } }", {}),
+        },
+    )
+    ticks = seen.events["field"]
+    assert [tick["data"]["ticks"] for tick in ticks] == [
+        {"n": 1, "boom": "fine"},
+        {"n": 2, "boom": None},
+        {"n": 3, "boom": "fine"},
+    ]
+    assert [codes(tick) for tick in ticks if "errors" in tick] == [["INTERNAL_SERVER_ERROR"]]
+    broken = seen.events["source"]
+    assert broken[0] == {"data": {"breaking": {"n": 1}}}
+    assert [codes(event) for event in broken[1:]] == [["INTERNAL_SERVER_ERROR"]]
+    assert "secret" not in json.dumps(seen.events) + json.dumps(seen.errors)

@@ -57,6 +57,13 @@ class Tick:
     station: Station
     seen_by: str | None
 
+    @strawberry.field
+    def boom(self) -> str | None:
+        """Fails on the second tick: an error while an event is executed."""
+        if self.n == 2:
+            raise RuntimeError("a secret of the second tick")
+        return "fine"
+
 
 class Gathering:
     """Open ``ticks`` subscriptions, so each can wait for the others: a test of many concurrent
@@ -118,6 +125,13 @@ class StationsSubscription:
                 await asyncio.sleep(0.01)
         finally:
             await GATHERING.leave()
+
+    @strawberry.subscription
+    async def breaking(self, count: int) -> AsyncGenerator[Tick]:
+        """Ticks ``count`` times, then its source fails: an error between events."""
+        for n in range(1, count + 1):
+            yield Tick(n=n, station=station(str(n)), seen_by=None)
+        raise RuntimeError("a secret of the event source")
 
 
 @strawberry.federation.type(name="Station", keys=["countryCode partyId id"])
