@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import Enum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -17,12 +17,16 @@ from subgraphs.bookings import service
 from subgraphs.bookings.models import Booking as BookingRow
 from subgraphs.bookings.models import BookingState as State
 from subgraphs.common.app import federation_schema
+from subgraphs.common.arguments import First
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, error
 
 EvseKey = tuple[str, str, str, str]
 log = logging.getLogger("incar.bookings")
+
+
+BookingId = Annotated[strawberry.ID, strawberry.argument(description="The booking's id.")]
 
 
 @strawberry.enum(
@@ -215,7 +219,16 @@ class Mutation:
         "code COMMAND_REJECTED, no answer COMMAND_TIMEOUT, and the EVSE is free again."
     )
     async def reserve_evse(
-        self, info: Info[GraphContext, None], evse: EvseInput, minutes: int = 15
+        self,
+        info: Info[GraphContext, None],
+        evse: Annotated[EvseInput, strawberry.argument(description="The EVSE to book.")],
+        minutes: Annotated[
+            int,
+            strawberry.argument(
+                description=f"How long to hold it: from {service.MIN_MINUTES} to "
+                f"{service.MAX_MINUTES} minutes."
+            ),
+        ] = 15,
     ) -> Booking:
         context = info.context
         driver = _driver(context.driver())
@@ -251,7 +264,7 @@ class Mutation:
         description="Cancels one of the driver's bookings: CANCEL_RESERVATION goes to the "
         "CPO; the booking holds the EVSE until the charge point confirms."
     )
-    async def cancel_booking(self, info: Info[GraphContext, None], id: strawberry.ID) -> Booking:
+    async def cancel_booking(self, info: Info[GraphContext, None], id: BookingId) -> Booking:
         context = info.context
         driver = _driver(context.driver())
         try:
@@ -284,11 +297,11 @@ class Mutation:
 @strawberry.type(description="Bookings.")
 class Query:
     @strawberry.field(description="One booking, if the viewer may see it.")
-    async def booking(self, info: Info[GraphContext, None], id: strawberry.ID) -> Booking | None:
+    async def booking(self, info: Info[GraphContext, None], id: BookingId) -> Booking | None:
         return await Booking.resolve_reference(info, id=id)
 
     @strawberry.field(description="The logged-in driver's bookings, newest first.")
-    async def my_bookings(self, info: Info[GraphContext, None], first: int = 20) -> list[Booking]:
+    async def my_bookings(self, info: Info[GraphContext, None], first: First = 20) -> list[Booking]:
         context = info.context
         driver = _driver(context.driver())
         if not 1 <= first <= 100:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from datetime import datetime
-from typing import Any, Self, cast
+from typing import Annotated, Any, Self, cast
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -15,6 +15,7 @@ from strawberry.types import Info
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings import service as bookings
 from subgraphs.common.app import federation_schema
+from subgraphs.common.arguments import CountryCode, First, PartyId
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, bad_input, error
@@ -39,6 +40,18 @@ def _may_see(viewer: Viewer, row: SessionRow) -> bool:
             (row.emsp_country_code, row.emsp_party_id),
         )
     return False
+
+
+SessionId = Annotated[
+    str, strawberry.argument(description="The session's id, unique for its CPO (the owner).")
+]
+Statuses = Annotated[
+    list[str] | None,
+    strawberry.argument(
+        description="Only sessions in these OCPI states (ACTIVE, COMPLETED, INVALID, PENDING, "
+        "RESERVATION); all when left out."
+    ),
+]
 
 
 @strawberry.type(description="An amount of money (OCPI Price).")
@@ -267,8 +280,8 @@ class Driver:
     async def sessions(
         self,
         info: Info[GraphContext, None],
-        first: int = 20,
-        statuses: list[str] | None = None,
+        first: First = 20,
+        statuses: Statuses = None,
     ) -> list[Session]:
         if not 1 <= first <= 100:
             raise bad_input("first: from 1 to 100")
@@ -350,7 +363,11 @@ class Query:
 
     @strawberry.field(description="One session, if the viewer may see it.")
     async def session(
-        self, info: Info[GraphContext, None], country_code: str, party_id: str, id: str
+        self,
+        info: Info[GraphContext, None],
+        country_code: CountryCode,
+        party_id: PartyId,
+        id: SessionId,
     ) -> Session | None:
         return await Session.resolve_reference(
             info, countryCode=country_code, partyId=party_id, id=id
@@ -361,7 +378,7 @@ class Query:
         "an eMSP its customers'."
     )
     async def sessions(
-        self, info: Info[GraphContext, None], first: int = 20, statuses: list[str] | None = None
+        self, info: Info[GraphContext, None], first: First = 20, statuses: Statuses = None
     ) -> list[Session]:
         viewer = info.context.viewer
         if viewer.kind is ViewerKind.ANONYMOUS:
@@ -389,7 +406,9 @@ class Mutation:
         "anything is sent."
     )
     async def start_charging(
-        self, info: Info[GraphContext, None], evse: ChargeAtInput
+        self,
+        info: Info[GraphContext, None],
+        evse: Annotated[ChargeAtInput, strawberry.argument(description="Where to charge.")],
     ) -> ChargingCommand:
         context = info.context
         viewer = context.driver()
@@ -436,7 +455,11 @@ class Mutation:
         "its CPO; the session's end follows on `chargingUpdates`."
     )
     async def stop_charging(
-        self, info: Info[GraphContext, None], country_code: str, party_id: str, id: str
+        self,
+        info: Info[GraphContext, None],
+        country_code: CountryCode,
+        party_id: PartyId,
+        id: SessionId,
     ) -> ChargingCommand:
         context = info.context
         viewer = context.driver()
