@@ -12,6 +12,7 @@ from strawberry.types import Info
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings.service import TOPIC_BOOKING
 from subgraphs.common.app import federation_schema
+from subgraphs.common.arguments import CountryCode, PartyId
 from subgraphs.common.context import GraphContext
 from subgraphs.common.errors import Code, bad_input, error
 from subgraphs.locations import search as searching
@@ -173,11 +174,26 @@ class Query:
     async def stations(
         self,
         info: Info[GraphContext, None],
-        near: NearInput | None = None,
-        box: BoxInput | None = None,
-        filter: StationFilter | None = None,
-        first: int = 20,
-        after: str | None = None,
+        near: Annotated[
+            NearInput | None,
+            strawberry.argument(description="Stations within a radius of a point (or give box)."),
+        ] = None,
+        box: Annotated[
+            BoxInput | None,
+            strawberry.argument(description="Stations inside a box (or give near)."),
+        ] = None,
+        filter: Annotated[
+            StationFilter | None,
+            strawberry.argument(description="What a matching EVSE must offer; all when left out."),
+        ] = None,
+        first: Annotated[
+            int,
+            strawberry.argument(description=f"How many stations: from 1 to {searching.MAX_PAGE}."),
+        ] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="The endCursor of the page before, to read on."),
+        ] = None,
     ) -> StationConnection:
         context = info.context
         try:
@@ -216,7 +232,11 @@ class Query:
 
     @strawberry.field(description="One Location by its owner and id; null if unknown.")
     async def location(
-        self, info: Info[GraphContext, None], country_code: str, party_id: str, id: str
+        self,
+        info: Info[GraphContext, None],
+        country_code: CountryCode,
+        party_id: PartyId,
+        id: Annotated[str, strawberry.argument(description="The Location's id.")],
     ) -> Location | None:
         return await _location(info.context, country_code, party_id, id)
 
@@ -224,10 +244,10 @@ class Query:
     async def evse(
         self,
         info: Info[GraphContext, None],
-        country_code: str,
-        party_id: str,
-        location_id: str,
-        uid: str,
+        country_code: CountryCode,
+        party_id: PartyId,
+        location_id: Annotated[str, strawberry.argument(description="The Location's id.")],
+        uid: Annotated[str, strawberry.argument(description="The EVSE's uid.")],
     ) -> Evse | None:
         location = await _location(info.context, country_code, party_id, location_id)
         found = location.evses_by_key([uid]) if location else []
@@ -235,7 +255,11 @@ class Query:
 
     @strawberry.field(description="One tariff by its owner and id; null if unknown.")
     async def tariff(
-        self, info: Info[GraphContext, None], country_code: str, party_id: str, id: str
+        self,
+        info: Info[GraphContext, None],
+        country_code: CountryCode,
+        party_id: PartyId,
+        id: Annotated[str, strawberry.argument(description="The tariff's id.")],
     ) -> Tariff | None:
         doc = await tariffs_by_key(info.context).load(doc_key(country_code, party_id, id))
         return Tariff.of(doc) if doc else None
@@ -282,9 +306,16 @@ class Subscription:
     async def evse_status_changed(
         self,
         info: Info[GraphContext, None],
-        box: BoxInput | None = None,
-        locations: list[LocationRefInput] | None = None,
-        evses: list[EvseRefInput] | None = None,
+        box: Annotated[
+            BoxInput | None, strawberry.argument(description="Every EVSE inside this box.")
+        ] = None,
+        locations: Annotated[
+            list[LocationRefInput] | None,
+            strawberry.argument(description="Every EVSE of these Locations."),
+        ] = None,
+        evses: Annotated[
+            list[EvseRefInput] | None, strawberry.argument(description="These EVSEs.")
+        ] = None,
         after: Annotated[
             str | None,
             strawberry.argument(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any, Self, cast
+from typing import Annotated, Any, Self, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -206,7 +206,13 @@ class Tariff:
         description="The tariff's text in the first of these languages it is given in (e.g. "
         '["fi", "en"]; "fi-FI" matches "fi"), else English, else the first given.'
     )
-    def text(self, languages: list[str] | None = None) -> str | None:
+    def text(
+        self,
+        languages: Annotated[
+            list[str] | None,
+            strawberry.argument(description="The reader's languages (ISO 639-1), preferred first."),
+        ] = None,
+    ) -> str | None:
         return pricing.tariff_text(self.doc.data, languages or [])
 
     @strawberry.field(description="The tariff's texts, in every language the CPO gave.")
@@ -318,11 +324,22 @@ class Connector:
     async def price_estimates(
         self,
         info: Info[GraphContext, None],
-        car_max_power_kw: float,
-        energy_kwh: float | None = None,
-        duration_minutes: float | None = None,
-        parking_minutes: float = 0.0,
-        start: datetime | None = None,
+        car_max_power_kw: Annotated[
+            float, strawberry.argument(description="The most the car takes, in kW.")
+        ],
+        energy_kwh: Annotated[
+            float | None, strawberry.argument(description="Energy to charge, in kWh.")
+        ] = None,
+        duration_minutes: Annotated[
+            float | None, strawberry.argument(description="Longest time charging, in minutes.")
+        ] = None,
+        parking_minutes: Annotated[
+            float, strawberry.argument(description="Time parked after charging, in minutes.")
+        ] = 0.0,
+        start: Annotated[
+            datetime | None,
+            strawberry.argument(description="When charging starts; now when left out."),
+        ] = None,
     ) -> list[PriceEstimateOut]:
         location = await locations_by_key(info.context).load(
             doc_key(self.country_code, self.party_id, self.location_id)
