@@ -9,8 +9,6 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,77 +16,7 @@ import pytest
 
 from tests.support.databases import fresh_database
 from tests.support.hub_process import INCAR, free_port, incar_env
-
-START_TIMEOUT = 120.0
-
-
-@dataclass
-class Platform:
-    process: asyncio.subprocess.Process
-    log: Path
-    hub: str
-    subgraphs: str
-    gateway: str
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-
-READY_LINE = "GraphQL and GraphiQL on"
-
-
-async def _until_up(
-    url: str, process: asyncio.subprocess.Process, log: Path, ready_line: str = ""
-) -> None:
-    """Until ``url`` answers 200 and the log holds ``ready_line``. The gateway answers
-    /readiness a moment before ``incar serve`` has seen it ready; a test that acts in that
-    moment (kills the gateway) would meet the start-up path, not the running one."""
-    async with httpx.AsyncClient(timeout=2) as client:
-        for _ in range(int(START_TIMEOUT * 4)):
-            if process.returncode is not None:
-                break
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200 and ready_line in (
-                    await asyncio.to_thread(log.read_text)
-                ):
-                    return
-            await asyncio.sleep(0.25)
-    output = await asyncio.to_thread(log.read_text)
-    raise AssertionError(f"not up ({process.returncode=}):\n{output}")
-
-
-@contextlib.asynccontextmanager
-async def platform(tmp: Path, *args: str) -> AsyncIterator[Platform]:
-    async with fresh_database() as url:
-        ports = [free_port(), free_port(), free_port()]
-        env = incar_env(
-            url,
-            tmp,
-            ports[0],
-            INCAR_SUBGRAPHS_PORT=str(ports[1]),
-            INCAR_GATEWAY_PORT=str(ports[2]),
-        )
-        log = tmp / "serve.log"
-        with log.open("w") as out:
-            process = await asyncio.create_subprocess_exec(
-                INCAR, "serve", *args, env=env, stdout=out, stderr=out, start_new_session=True
-            )
-        running = Platform(
-            process,
-            log,
-            f"http://127.0.0.1:{ports[0]}",
-            f"http://127.0.0.1:{ports[1]}",
-            f"http://127.0.0.1:{ports[2]}/graphql",
-        )
-        try:
-            await _until_up(
-                running.gateway.replace("/graphql", "/readiness"), process, log, READY_LINE
-            )
-            yield running
-        finally:
-            if process.returncode is None:
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+from tests.support.serve import platform, until_up
 
 
 def children(pid: int) -> list[int]:
@@ -182,7 +110,7 @@ async def test_one_subgraph_alone(tmp_path: Path) -> None:
                 INCAR, "subgraph", "locations", "--port", str(port), env=env, stdout=out, stderr=out
             )
         try:
-            await _until_up(f"http://127.0.0.1:{port}/healthcheck", process, log)
+            await until_up(f"http://127.0.0.1:{port}/healthcheck", process, log)
             async with httpx.AsyncClient(timeout=10) as client:
                 answer = await client.post(
                     f"http://127.0.0.1:{port}/graphql/locations",
