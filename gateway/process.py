@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -37,6 +38,17 @@ LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before it becomes the gateway: Linux sends it SIGTERM when the
+    platform dies, even by SIGKILL, which no handler of the platform's can see. Without it an
+    orphaned gateway would hold its port and answer with its subgraphs gone."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class GatewayError(Exception):
@@ -121,6 +133,7 @@ class GatewayProcess:
             # Its own process group: a terminal's Ctrl-C reaches the platform, which then
             # stops the gateway in order, instead of both dying at once.
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         assert self.child.stdout is not None and self.child.stderr is not None
         self.readers = [

@@ -32,6 +32,10 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
 async def closed(url: str) -> bool:
     async with httpx.AsyncClient(timeout=2) as client:
         try:
@@ -81,6 +85,22 @@ async def test_a_crashed_gateway_stops_the_platform(tmp_path: Path) -> None:
         assert "the gateway stopped by itself" in p.output()
         for url in (p.subgraphs, p.hub):
             assert await closed(url), url
+
+
+async def test_a_killed_platform_takes_its_gateway_with_it(tmp_path: Path) -> None:
+    """SIGKILL reaches no handler of incar serve's: the kernel ends the gateway (its parent
+    death signal), so no orphan holds the port and answers for subgraphs that are gone."""
+    async with platform(tmp_path) as p:
+        gateways = [pid for pid in children(p.process.pid) if pid != p.process.pid]
+        assert gateways
+        p.process.kill()
+        await p.process.wait()
+        for _ in range(100):
+            if not alive(gateways):
+                break
+            await asyncio.sleep(0.1)
+        assert not alive(gateways), gateways
+        assert await closed(p.gateway)
 
 
 @pytest.mark.parametrize("name", ["nope"])

@@ -14,6 +14,7 @@ from graphql import (
 )
 
 from subgraphs.catalog import subgraphs
+from subgraphs.common import roots
 
 BUILT_IN = {"String", "Int", "Float", "Boolean", "ID"}
 FEDERATION_FIELDS = {"_entities", "_service"}
@@ -51,3 +52,15 @@ def test_every_type_field_and_argument_is_described(name: str) -> None:
         for what in undescribed(named)
     ]
     assert missing == []
+
+
+def test_every_subgraph_gives_its_root_types_the_graphs_words() -> None:
+    for subgraph in subgraphs().values():
+        schema = subgraph.schema._schema
+        for root, text in (
+            (schema.query_type, roots.QUERY),
+            (schema.mutation_type, roots.MUTATION),
+            (schema.subscription_type, roots.SUBSCRIPTION),
+        ):
+            if root is not None:
+                assert root.description == text, (subgraph.name, root.name)

@@ -16,6 +16,7 @@ from incar.timestamps import format_timestamp
 from subgraphs.bookings import service
 from subgraphs.bookings.models import Booking as BookingRow
 from subgraphs.bookings.models import BookingState as State
+from subgraphs.common import roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import First
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
@@ -210,7 +211,7 @@ async def _send(
         return CommandSent(command_id="", delivery=Delivery.NO_ANSWER, message=str(problem))
 
 
-@strawberry.type(description="Booking EVSEs.")
+@strawberry.type(description=roots.MUTATION)
 class Mutation:
     @strawberry.mutation(
         description="Books an EVSE for the logged-in driver: it is held for them at once, "
@@ -294,7 +295,7 @@ class Mutation:
         return Booking.of(row)
 
 
-@strawberry.type(description="Bookings.")
+@strawberry.type(description=roots.QUERY)
 class Query:
     @strawberry.field(description="One booking, if the viewer may see it.")
     async def booking(self, info: Info[GraphContext, None], id: BookingId) -> Booking | None:

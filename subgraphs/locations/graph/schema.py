@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings.service import TOPIC_BOOKING
+from subgraphs.common import roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import CountryCode, PartyId
 from subgraphs.common.context import GraphContext
@@ -165,7 +166,7 @@ def _check(value: Any) -> None:
         raise bad_input(str(problem)) from None
 
 
-@strawberry.type(description="Charging stations: search, details, tariffs.")
+@strawberry.type(description=roots.QUERY)
 class Query:
     @strawberry.field(
         description="Stations near a point or in a box, nearest first, with at least one EVSE "
@@ -297,7 +298,7 @@ def _wanted(
     return not locations and not evses
 
 
-@strawberry.type(description="Live changes of charging stations.")
+@strawberry.type(description=roots.SUBSCRIPTION)
 class Subscription:
     @strawberry.subscription(
         description="Status changes of EVSEs in a box, of given Locations or of given EVSEs "

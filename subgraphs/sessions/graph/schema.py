@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings import service as bookings
+from subgraphs.common import roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import CountryCode, First, PartyId
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
@@ -351,7 +352,7 @@ async def _command(context: GraphContext, command_id: str) -> ChargingCommand:
     return ChargingCommand(id=strawberry.ID(row.id), row=row)
 
 
-@strawberry.type(description="The driver and their sessions.")
+@strawberry.type(description=roots.QUERY)
 class Query:
     @strawberry.field(description="The logged-in driver; UNAUTHENTICATED without a login.")
     def me(self, info: Info[GraphContext, None]) -> Driver:
@@ -396,7 +397,7 @@ class Query:
         return [Session.of(row) for row in rows]
 
 
-@strawberry.type(description="Charging.")
+@strawberry.type(description=roots.MUTATION)
 class Mutation:
     @strawberry.mutation(
         description="Starts charging for the logged-in driver: START_SESSION goes to the CPO "
@@ -493,7 +494,7 @@ class ChargingUpdate:
     session: Session | None = strawberry.field(description="A session of theirs that changed.")
 
 
-@strawberry.type(description="Live charging.")
+@strawberry.type(description=roots.SUBSCRIPTION)
 class Subscription:
     @strawberry.subscription(
         description="The logged-in driver's commands and sessions as they change: the "
