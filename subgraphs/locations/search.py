@@ -169,7 +169,8 @@ def _query(
         connector.append(col(ConnectorRow.power_type).in_(list(filters.power_types)))
     if filters.min_power_kw is not None:
         connector.append(col(ConnectorRow.max_power_kw) >= filters.min_power_kw)
-        conditions.append(col(evse.max_power_kw) >= filters.min_power_kw)  # the index's share
+        # On the row, before its connectors are looked up.
+        conditions.append(col(evse.max_power_kw) >= filters.min_power_kw)
     if connector:
         conditions.append(exists().where(col(ConnectorRow.evse_pk) == col(evse.pk), *connector))
     return select_columns(
