@@ -28,7 +28,6 @@ import orjson
 from graphql import parse, validate
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col, select
 from strawberry.types import ExecutionResult
 
 from bench.graph import SEARCH, fill, random_point
@@ -39,7 +38,7 @@ from incar.settings import Settings
 from subgraphs.common.app import SubgraphSchema
 from subgraphs.common.context import GraphContext
 from subgraphs.locations import search as searching
-from subgraphs.locations.models import Location
+from subgraphs.locations.graph.loaders import locations_of
 
 FILTERS = searching.Filters(standards=("IEC_62196_T2_COMBO",), min_power_kw=50, available_now=True)
 RADIUS_M = 2000.0
@@ -158,7 +157,7 @@ class Phases:
     async def documents(self, n: int) -> None:
         pks = [hit.location_pk for hit in self.pages[n].hits]
         async with self.runtime.db.transaction() as tx:
-            (await tx.execute(select(Location).where(col(Location.pk).in_(pks)))).scalars().all()
+            await locations_of(tx, pks)
 
     async def whole(self, n: int) -> None:
         result = await self.execute(n)
