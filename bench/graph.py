@@ -2,8 +2,8 @@
 database, each through the Hive Gateway and straight to the locations subgraph.
 
     .venv/bin/python -m bench.graph [--quick] [--part status|search|both] [--subscribers N]
-        [--connections N] [--rate R] [--duration S] [--evses N] [--clients K]
-        [--search-duration S] [--json FILE]
+        [--connections N] [--rate R] [--duration S] [--evses N] [--clients K [K ...]]
+        [--search-duration S] [--search-database FILE] [--json FILE]
 
 1. status: ``incar serve`` on a fresh SQLite database; one CPO (this process, the pieces of
    ``bench.cpos``) registers through the credentials handshake and PUTs its Locations; the
@@ -12,8 +12,9 @@ database, each through the Hive Gateway and straight to the locations subgraph.
    subgraph; the CPO PATCHes statuses at a fixed rate and every event's delay from the PATCH's
    send time is measured (CLOCK_MONOTONIC, one clock for all processes).
 2. search: a database filled directly through the locations service (no HTTP) with N EVSEs
-   around Helsinki, then ``incar serve`` on it and K clients sending ``stations`` queries for S
-   seconds through the gateway, then straight to the subgraph.
+   around Helsinki (or a copy of one filled before), then ``incar serve`` on it and, for each
+   K, K clients sending ``stations`` queries for S seconds through the gateway, then straight
+   to the subgraph (one client: latency without queueing).
 
 See bench/README.md.
 """
@@ -26,6 +27,7 @@ import contextlib
 import math
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -85,8 +87,9 @@ class Options:
     rate: float
     duration: float
     evses: int
-    clients: int
+    clients: list[int]
     search_duration: float
+    search_database: Path | None
     json: Path | None
     keep_logs: Path | None
 
@@ -516,7 +519,7 @@ async def fill(database_url: str, evses: int, seed: int = 7) -> dict[str, Any]:
 
 
 async def search_phase(
-    options: Options, url: str, platform: Platform, target: str, seed: int
+    options: Options, url: str, platform: Platform, target: str, seed: int, *, clients: int
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     latencies: list[int] = []
@@ -556,7 +559,7 @@ async def search_phase(
             latencies.append(elapsed)
             total_counts.append(int(result["data"]["stations"]["totalCount"]))
 
-    connector = aiohttp.TCPConnector(limit=options.clients)
+    connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         # Warm-up: a second of the same load, not measured (connections, caches, JIT-less warm).
         cpu = Cpu(
@@ -568,7 +571,7 @@ async def search_phase(
         )
         began = time.monotonic()
         await asyncio.wait_for(
-            asyncio.gather(*(client(session) for _ in range(options.clients))),
+            asyncio.gather(*(client(session) for _ in range(clients))),
             options.search_duration + 60,
         )
         elapsed_s = time.monotonic() - began
@@ -576,7 +579,7 @@ async def search_phase(
     counts = sorted(total_counts)
     return {
         "target": target,
-        "clients": options.clients,
+        "clients": clients,
         "duration_s": round(elapsed_s, 1),
         "requests": len(latencies),
         "requests_per_s": round(len(latencies) / elapsed_s, 1),
@@ -588,14 +591,30 @@ async def search_phase(
     }
 
 
+async def filled_database(options: Options, folder: Path) -> tuple[str, dict[str, Any]]:
+    """A fresh database of ``--evses`` EVSEs in ``folder``: filled there, or copied from
+    ``--search-database`` (filled into that file first when it does not exist yet)."""
+    target = folder / "incar.db"
+    kept = options.search_database
+    if kept is None:
+        url = f"sqlite+aiosqlite:///{target}"
+        return url, await fill(url, options.evses)
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        filled = await fill(f"sqlite+aiosqlite:///{kept}", options.evses)
+    else:
+        filled = {"locations": None, "evses": None, "fill_s": 0.0, "copied_from": str(kept)}
+    await asyncio.to_thread(shutil.copyfile, kept, target)
+    return f"sqlite+aiosqlite:///{target}", filled
+
+
 async def search_part(options: Options) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     with tempfile.TemporaryDirectory(prefix="incar-graph-") as tmp:
         folder = Path(tmp)
-        url = f"sqlite+aiosqlite:///{folder / 'incar.db'}"
-        filled = await fill(url, options.evses)
+        url, filled = await filled_database(options, folder)
         print(
-            f"\n== search: filled {filled['evses']} EVSEs ({filled['locations']} Locations) "
-            f"in {filled['fill_s']:.0f} s",
+            f"\n== search: {filled['evses'] or 'a copy of ' + str(options.search_database)} "
+            f"EVSEs ({filled['locations']} Locations), filled in {filled['fill_s']:.0f} s",
             flush=True,
         )
         env = environment(url, folder)
@@ -604,15 +623,18 @@ async def search_part(options: Options) -> tuple[dict[str, Any], list[dict[str, 
         try:
             # A short unmeasured warm-up through both paths (first-query compilation, pools).
             warm = Options(**{**options.__dict__, "search_duration": 2.0})
-            await search_phase(warm, platform.gateway_url, platform, "warm-up", 1)
-            await search_phase(warm, platform.subgraph_url, platform, "warm-up", 2)
+            await search_phase(warm, platform.gateway_url, platform, "warm-up", 1, clients=4)
+            await search_phase(warm, platform.subgraph_url, platform, "warm-up", 2, clients=4)
             # The same random points through both (one seed), one phase after the other.
-            for target, url_of in (
-                ("gateway", platform.gateway_url),
-                ("direct", platform.subgraph_url),
-            ):
-                runs.append(await search_phase(options, url_of, platform, target, 42))
-                report_search(runs[-1])
+            for clients in options.clients:
+                for target, url_of in (
+                    ("gateway", platform.gateway_url),
+                    ("direct", platform.subgraph_url),
+                ):
+                    runs.append(
+                        await search_phase(options, url_of, platform, target, 42, clients=clients)
+                    )
+                    report_search(runs[-1])
         finally:
             await platform.child.stop()
             keep(options, folder, "search")
@@ -674,6 +696,7 @@ def report_search(run: dict[str, Any]) -> None:
 
 
 def ratios(runs: list[dict[str, Any]], field: str) -> dict[str, float]:
+    """gateway/direct of one measurement (one client count, for the search)."""
     by = {r["target"]: r[field] for r in runs}
     if "gateway" not in by or "direct" not in by:
         return {}
@@ -684,19 +707,20 @@ def ratios(runs: list[dict[str, Any]], field: str) -> dict[str, float]:
 
 
 def table(status: list[dict[str, Any]], search: list[dict[str, Any]]) -> None:
-    print("\n| part | path | p50 | p90 | p99 | max | volume | lost/errors |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| part | path | clients | p50 | p90 | p99 | max | volume | lost/errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for run in status:
         d = run["delay_from_sent"]
         print(
-            f"| status | {run['target']} | {d['p50_ms']:.1f} | {d['p90_ms']:.1f} | "
+            f"| status | {run['target']} | — | {d['p50_ms']:.1f} | {d['p90_ms']:.1f} | "
             f"{d['p99_ms']:.1f} | {d['max_ms']:.1f} | {run['events_received']} events | "
             f"{run['events_lost']} |"
         )
     for run in search:
         d = run["latency"]
         print(
-            f"| search | {run['target']} | {d['p50_ms']:.1f} | {d['p90_ms']:.1f} | "
+            f"| search | {run['target']} | {run['clients']} | {d['p50_ms']:.1f} | "
+            f"{d['p90_ms']:.1f} | "
             f"{d['p99_ms']:.1f} | {d['max_ms']:.1f} | {run['requests_per_s']}/s | "
             f"{run['errors']} |"
         )
@@ -706,17 +730,18 @@ def table(status: list[dict[str, Any]], search: list[dict[str, Any]]) -> None:
             f"status gateway/direct: p50 x{r.get('p50_ms')}, p99 x{r.get('p99_ms')} "
             "(aim p99 < 100 ms)"
         )
-    if search:
-        r = ratios(search, "latency")
-        by = {x["target"]: x for x in search}
+    for clients in sorted({run["clients"] for run in search}):
+        same = [run for run in search if run["clients"] == clients]
+        r = ratios(same, "latency")
+        by = {x["target"]: x for x in same}
         rps = (
             round(by["gateway"]["requests_per_s"] / by["direct"]["requests_per_s"], 2)
-            if by.get("direct", {}).get("requests_per_s")
+            if by.get("direct", {}).get("requests_per_s") and "gateway" in by
             else None
         )
         print(
-            f"search gateway/direct: p50 x{r.get('p50_ms')}, p99 x{r.get('p99_ms')}, "
-            f"requests/s x{rps} (aim p99 < 20 ms)"
+            f"search, {clients} clients, gateway/direct: p50 x{r.get('p50_ms')}, "
+            f"p99 x{r.get('p99_ms')}, requests/s x{rps} (aim p99 < 20 ms)"
         )
 
 
@@ -774,9 +799,20 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--rate", type=float, default=5.0, help="status PATCHes per second (5)")
     parser.add_argument("--duration", type=float, help="seconds of PATCHes per path (20; quick 8)")
     parser.add_argument("--evses", type=int, help="EVSEs for the search (100000; quick 8000)")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent search clients (4)")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="concurrent search clients, one run per value (1 4)",
+    )
     parser.add_argument(
         "--search-duration", type=float, help="seconds of search per path (20; quick 8)"
+    )
+    parser.add_argument(
+        "--search-database",
+        type=Path,
+        help="a SQLite file of the search's EVSEs, filled once and copied for each run",
     )
     parser.add_argument("--json", type=Path, help="write machine and results to this file")
     parser.add_argument("--keep-logs", type=Path, help="copy the processes' logs here")
@@ -792,6 +828,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         evses=args.evses or (8_000 if quick else 100_000),
         clients=args.clients,
         search_duration=args.search_duration or (8.0 if quick else 20.0),
+        search_database=args.search_database,
         json=args.json,
         keep_logs=args.keep_logs,
     )
@@ -799,7 +836,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         parser.error("--subscribers must be 1..10000 and --connections 1..1000")
     if not 0.1 <= options.rate <= 200 or not 1 <= options.duration <= 600:
         parser.error("--rate must be 0.1..200 and --duration 1..600 s")
-    if not 4 <= options.evses <= 1_000_000 or not 1 <= options.clients <= 64:
+    if not 4 <= options.evses <= 1_000_000 or not all(1 <= c <= 64 for c in options.clients):
         parser.error("--evses must be 4..1000000 and --clients 1..64")
     if not 1 <= options.search_duration <= 600 or not 1 <= options.locations <= 1000:
         parser.error("--search-duration must be 1..600 s and --locations 1..1000")

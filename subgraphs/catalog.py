@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
-
-from strawberry.federation import Schema
+from typing import TYPE_CHECKING, Any
 
 from incar.runtime import Runtime
+
+if TYPE_CHECKING:  # the command line starts without importing Strawberry
+    from subgraphs.common.app import SubgraphSchema
 
 
 @dataclass(frozen=True, slots=True)
 class Subgraph:
     name: str
-    schema: Schema
+    schema: SubgraphSchema
     #: Work the subgraph runs beside its requests (the bookings' expiry sweep), started
     #: once per process that serves it.
     background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())

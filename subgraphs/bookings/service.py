@@ -141,24 +141,46 @@ async def holding(tx: AsyncSession, evse: EvseRef, now: datetime) -> Booking | N
 async def holding_for(
     tx: AsyncSession, keys: Sequence[tuple[str, str, str, str]], now: datetime
 ) -> dict[tuple[str, str, str, str], Booking]:
-    """The bookings holding these EVSEs (upper-cased keys) at ``now``, in one query."""
-    if not keys:
+    """The bookings holding these EVSEs (upper-cased keys) at ``now``, in one query (two when
+    more bookings hold EVSEs than keys are asked for)."""
+    wanted = set(keys)
+    if not wanted:
         return {}
-    rows = (
-        await tx.execute(
-            select(Booking).where(
-                tuple_(
-                    col(Booking.cpo_country_code),
-                    col(Booking.cpo_party_id),
-                    col(Booking.location_key),
-                    col(Booking.evse_key),
-                ).in_(list(set(keys))),
-                col(Booking.state).in_(HOLDING),
-                col(Booking.expires_at) > now,
-            )
+    holding = [col(Booking.state).in_(HOLDING), col(Booking.expires_at) > now]
+    # A search asks for hundreds of EVSEs, of which few or none are booked: all the holding
+    # bookings (while they are fewer than the keys) cost less than sending every key as a
+    # bound parameter, which was half of a search's Python time at 100,000 EVSEs.
+    if len(wanted) > 8:
+        rows = list(
+            (await tx.execute(select(Booking).where(*holding).limit(len(wanted)))).scalars()
         )
-    ).scalars()
-    return {(b.cpo_country_code, b.cpo_party_id, b.location_key, b.evse_key): b for b in rows}
+        if len(rows) < len(wanted):
+            return {key: b for b in rows if (key := _held_key(b)) in wanted}
+    rows = list(
+        (
+            await tx.execute(
+                select(Booking).where(
+                    tuple_(
+                        col(Booking.cpo_country_code),
+                        col(Booking.cpo_party_id),
+                        col(Booking.location_key),
+                        col(Booking.evse_key),
+                    ).in_(list(wanted)),
+                    *holding,
+                )
+            )
+        ).scalars()
+    )
+    return {_held_key(b): b for b in rows}
+
+
+def _held_key(booking: Booking) -> tuple[str, str, str, str]:
+    return (
+        booking.cpo_country_code,
+        booking.cpo_party_id,
+        booking.location_key,
+        booking.evse_key,
+    )
 
 
 async def hold(

@@ -13,11 +13,11 @@ from typing import Any, Final, Literal
 
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.federation import Schema
 from strawberry.printer import print_schema
@@ -25,13 +25,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from gateway.limits import limits
 from subgraphs.common.auth import Authenticated
+from subgraphs.common.documents import DocumentCache
 from subgraphs.common.masking import ErrorCodes
 
 # The graph's federation version: every subgraph links the same spec, so composition never
 # mixes directive sets.
 FEDERATION_VERSION: Final[Literal["2.7"]] = "2.7"
-#: Distinct operation documents whose validation a subgraph keeps.
-DOCUMENT_CACHE: Final = 1024
 
 # Strawberry builds an extension per operation from a class or a factory (an extension keeps
 # the operation's state on itself, so one instance must not serve two operations).
@@ -41,13 +40,24 @@ type Extension = type[SchemaExtension] | Callable[[], SchemaExtension]
 def limit_extensions() -> list[Extension]:
     """Strawberry's counterparts of the gateway's depth, alias and token limits."""
     graph = limits()
-    return [
+    # The limiters make their rule classes when they are made; made once here, every operation
+    # gets the same classes, so a checked document can be kept under them (DocumentCache).
+    rules = [
         # GraphQL Armor (the gateway) counts leaf fields as a level, Strawberry does not: one
         # less here refuses exactly the operations the gateway refuses.
-        partial(QueryDepthLimiter, max_depth=graph.max_depth - 1),
-        partial(MaxAliasesLimiter, max_alias_count=graph.max_aliases),
+        *QueryDepthLimiter(max_depth=graph.max_depth - 1).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=graph.max_aliases).validation_rules,
+    ]
+    return [
+        partial(AddValidationRules, rules),
         partial(MaxTokensLimiter, max_token_count=graph.max_tokens),
     ]
+
+
+class SubgraphSchema(Schema):
+    """A federation schema with the cache of the documents it has checked."""
+
+    documents: DocumentCache
 
 
 def federation_schema(
@@ -57,25 +67,28 @@ def federation_schema(
     subscription: type | None = None,
     types: Iterable[type] = (),
     extensions: Sequence[Extension] = (),
-) -> Schema:
-    """A subgraph's schema: Federation 2 at the graph's version, with the graph's limits."""
-    return Schema(
+    documents: DocumentCache | None = None,
+) -> SubgraphSchema:
+    """A subgraph's schema: Federation 2 at the graph's version, with the graph's limits, and
+    the documents it has checked kept by their text (its own cache: another schema's checks
+    say nothing about this one)."""
+    documents = DocumentCache() if documents is None else documents
+    schema = SubgraphSchema(
         query=query,
         mutation=mutation,
         subscription=subscription,
         types=types,
         extensions=[
             *limit_extensions(),
-            # A client sends the same few documents again and again: validating each anew
-            # was over a third of a station search's CPU (bench.graph). (Strawberry's
-            # ParserCache is left out: behind it, the token limit's refusal lost its code.)
-            partial(ValidationCache, maxsize=DOCUMENT_CACHE),
+            documents.extension(),
             Authenticated,
             ErrorCodes,
             *extensions,
         ],
         federation_version=FEDERATION_VERSION,
     )
+    schema.documents = documents
+    return schema
 
 
 def subgraph_app(

@@ -26,7 +26,11 @@ class Tariff(Document, table=True):
 
 
 class EvseRow(SQLModel, table=True):
-    """One EVSE of a stored Location, with what a search filters and sorts on."""
+    """One EVSE of a stored Location, with what a search filters and sorts on.
+
+    Indexed by position only: every search is bounded by a box, and an index on a filter
+    column (status, power) misled SQLite's planner into reading a large share of all rows
+    (migration 0007)."""
 
     __tablename__ = "location_evse"
     __table_args__ = (
@@ -41,18 +45,18 @@ class EvseRow(SQLModel, table=True):
         )
     )
     # The owner (the CPO operating it) and the ids, upper-cased like document keys.
-    country_code: str = Field(max_length=2, index=True)
-    party_id: str = Field(max_length=3, index=True)
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
     location_id: str = Field(max_length=36)
     evse_key: str = Field(max_length=36)
     evse_uid: str = Field(max_length=36)  # as the CPO spells it
     evse_id: str | None = Field(default=None, max_length=48)
     latitude: float
     longitude: float
-    status: str = Field(max_length=16, index=True)
-    reservable: bool = Field(default=False, index=True)
+    status: str = Field(max_length=16)
+    reservable: bool = False
     capabilities: str = ""  # "|RESERVABLE|REMOTE_START_STOP_CAPABLE|": a LIKE finds one
-    max_power_kw: float = Field(default=0.0, index=True)
+    max_power_kw: float = 0.0
     last_updated: datetime = Field(sa_type=UtcDateTime)
     # Of the Location, kept on each of its EVSEs: they change in the same document write.
     published: bool = True

@@ -169,7 +169,8 @@ def _query(
         connector.append(col(ConnectorRow.power_type).in_(list(filters.power_types)))
     if filters.min_power_kw is not None:
         connector.append(col(ConnectorRow.max_power_kw) >= filters.min_power_kw)
-        conditions.append(col(evse.max_power_kw) >= filters.min_power_kw)  # the index's share
+        # On the row, before its connectors are looked up.
+        conditions.append(col(evse.max_power_kw) >= filters.min_power_kw)
     if connector:
         conditions.append(exists().where(col(ConnectorRow.evse_pk) == col(evse.pk), *connector))
     return select_columns(
@@ -213,17 +214,35 @@ async def search(
         box.check()
         area = box
         origin = ((box.south + box.north) / 2, (box.west + box.east) / 2)
-    rows = (await tx.execute(_query(area, filters))).all()
-    if filters.available_now and rows:
-        # A booking holds its EVSE at once, before its CPO says RESERVED: not available.
-        held = await bookings.holding_for(tx, [_evse_key(row) for row in rows], now)
-        rows = [row for row in rows if _evse_key(row) not in held]
-    nearest: dict[int, list[tuple[float, str]]] = {}
-    hours: dict[int, str | None] = {}
-    for evse_key, location_pk, lat, lon, always_open, time_zone, *_owner in rows:
+    # Through the session's connection, not the session: the rows are read, never mapped to
+    # objects, and the ORM's execution path cost some 2 ms a search of 250 rows.
+    connection = await tx.connection()
+    found: list[tuple[float, str, int, bool, str | None, tuple[str, str, str, str]]] = []
+    for (
+        evse_key,
+        location_pk,
+        lat,
+        lon,
+        always_open,
+        time_zone,
+        cc,
+        pid,
+        location_id,
+    ) in await connection.execute(_query(area, filters)):
         d = distance_m(origin[0], origin[1], lat, lon)
         if near is not None and d > near.radius_m:
             continue
+        found.append(
+            (d, evse_key, location_pk, always_open, time_zone, (cc, pid, location_id, evse_key))
+        )
+    if filters.available_now and found:
+        # A booking holds its EVSE at once, before its CPO says RESERVED: not available.
+        held = await bookings.holding_for(tx, [f[5] for f in found], now)
+        if held:
+            found = [f for f in found if f[5] not in held]
+    nearest: dict[int, list[tuple[float, str]]] = {}
+    hours: dict[int, str | None] = {}
+    for d, evse_key, location_pk, always_open, time_zone, _key in found:
         nearest.setdefault(location_pk, []).append((d, evse_key))
         if filters.open_now and not always_open:
             hours[location_pk] = time_zone
@@ -243,10 +262,6 @@ async def search(
         total=len(nearest),
         has_next=len(ranked) > first,
     )
-
-
-def _evse_key(row: Any) -> tuple[str, str, str, str]:
-    return row.country_code, row.party_id, row.location_id, row.evse_key
 
 
 async def _closed(tx: AsyncSession, zones: dict[int, str | None], now: datetime) -> set[int]:

@@ -229,3 +229,36 @@ async def test_another_drivers_booking_cannot_be_cancelled(
         async with rt.db.transaction(write=True) as tx:
             await service.begin_cancel(tx, booking_id=mine[0].id, driver=BOB, now=T0)
     assert caught.value.code is Code.NOT_FOUND
+
+
+async def test_holding_for_answers_alike_with_few_or_many_bookings_holding() -> None:
+    """A search asks for hundreds of EVSEs: fewer bookings holding than keys asked for are
+    read whole and matched in Python, more are asked for by key; the answer is the same."""
+    clock = Clock()
+    async with fresh_database() as url:
+        rt = Runtime.create(Settings(database_url=url), clock=clock)
+        await rt.start()
+        try:
+            ids = [f"H{n}" for n in range(20)]
+            async with rt.db.transaction(write=True) as tx:
+                for lid in ids:
+                    body = location(*CPO, lid)
+                    body["evses"][0]["capabilities"] = ["RESERVABLE"]
+                    await locations.put_location(tx, data=body)
+                await sessions.put_token(tx, data=token(*EMSP, "alice"))
+            held = ids[:10]
+            for lid in held:
+                await hold(rt, ALICE, evse(lid), minutes=5 if lid == "H9" else 15)
+            clock.now = T0 + timedelta(minutes=10)  # H9's booking has run out
+            keys = {lid: (*CPO, lid, f"{lid}-E1") for lid in ids}
+            async with rt.db.transaction() as tx:
+                # 9 keys, 9 bookings still holding: not fewer, so asked for by key.
+                few = await service.holding_for(tx, [keys[lid] for lid in ids[6:15]], clock.now)
+                # 20 keys, 9 holding: all of them read, matched here.
+                many = await service.holding_for(tx, list(keys.values()), clock.now)
+                one = await service.holding_for(tx, [keys["H0"]], clock.now)
+        finally:
+            await rt.close()
+    assert set(few) == {keys[lid] for lid in ("H6", "H7", "H8")}
+    assert set(many) == {keys[lid] for lid in held if lid != "H9"}
+    assert set(one) == {keys["H0"]}

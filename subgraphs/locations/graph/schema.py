@@ -18,9 +18,10 @@ from subgraphs.common.context import GraphContext
 from subgraphs.common.errors import Code, bad_input, error
 from subgraphs.locations import search as searching
 from subgraphs.locations.graph.loaders import (
+    booked_evses,
     doc_key,
     locations_by_key,
-    locations_by_pk,
+    locations_of,
     tariffs_by_key,
 )
 from subgraphs.locations.graph.types import Connector, Evse, EvseStatus, Location, Tariff
@@ -197,7 +198,10 @@ class Query:
         ] = None,
     ) -> StationConnection:
         context = info.context
+        filters = filter.filters() if filter else searching.Filters()
         try:
+            # The page's documents in the search's own transaction: one BEGIN/COMMIT, and
+            # the Locations read in the same snapshot as the rows that found them.
             async with context.runtime.db.transaction() as tx:
                 page = await searching.search(
                     tx,
@@ -205,14 +209,26 @@ class Query:
                     if near
                     else None,
                     box=box.box() if box else None,
-                    filters=filter.filters() if filter else searching.Filters(),
+                    filters=filters,
                     first=first,
                     after=after,
                     now=context.now(),
                 )
+                found = await locations_of(tx, [hit.location_pk for hit in page.hits])
         except searching.SearchError as problem:
             raise bad_input(str(problem)) from None
-        docs = await locations_by_pk(context).load_many([hit.location_pk for hit in page.hits])
+        docs = [found.get(hit.location_pk) for hit in page.hits]
+        if filters.available_now:
+            # The search left out every EVSE a booking holds: the matching ones are free, so
+            # their status needs no second look at the bookings.
+            booked_evses(context).prime_many(
+                {
+                    (doc.country_code, doc.party_id, doc.object_id, evse_key): False
+                    for hit, doc in zip(page.hits, docs, strict=True)
+                    if doc is not None
+                    for evse_key in hit.evse_keys
+                }
+            )
         edges = [
             StationEdge(
                 cursor=hit.cursor,
