@@ -59,12 +59,16 @@ def _scan(path: Path, file: BinaryIO) -> PbfSummary:
     not_pbf = f"{path}: not an OpenStreetMap PBF file (it does not start with an OSMHeader block)"
     while prefix := file.read(4):
         digest.update(prefix)
+        # Until the first block reads as an OSMHeader, a short file is not a PBF at all.
         if len(prefix) < 4:
-            raise MapInputError(f"{path}: truncated (it ends inside a block header)")
+            raise MapInputError(not_pbf if blocks == 0 else _truncated(path, "a block header"))
         (header_size,) = struct.unpack(">I", prefix)
         if header_size > MAX_HEADER_BYTES:
             raise MapInputError(not_pbf if blocks == 0 else _damaged(path, offset))
-        header = _read(file, header_size, path, digest)
+        header = file.read(header_size)
+        digest.update(header)
+        if len(header) < header_size:
+            raise MapInputError(not_pbf if blocks == 0 else _truncated(path, "a block header"))
         try:
             kind, data_size = _blob_header(header)
         except ValueError:
@@ -87,8 +91,12 @@ def _read(file: BinaryIO, size: int, path: Path, digest: hashlib._Hash) -> bytes
     data = file.read(size)
     digest.update(data)
     if len(data) < size:
-        raise MapInputError(f"{path}: truncated (it ends inside a block)")
+        raise MapInputError(_truncated(path, "a block"))
     return data
+
+
+def _truncated(path: Path, where: str) -> str:
+    return f"{path}: truncated (it ends inside {where})"
 
 
 def _damaged(path: Path, offset: int) -> str:
