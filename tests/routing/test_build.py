@@ -75,3 +75,14 @@ def test_a_region_is_named_after_its_file() -> None:
     assert region_of(Path("/x/Helsinki.osm.pbf")) == "helsinki"
     assert region_of(Path("Île de France.pbf")) == "le-de-france"
     assert region_of(Path(".osm.pbf")) == "map"
+
+
+def test_a_region_given_by_name_cannot_leave_the_maps_folder(
+    liechtenstein: tuple[Path, MapManifest],
+) -> None:
+    data_dir, manifest = liechtenstein
+    named = import_map(data_dir, extract("liechtenstein.osm.pbf"), region="../../Vaduz area")
+    assert named.region == "vaduz-area"
+    assert maps.tileset_dir(data_dir, named.id).parent == maps.maps_dir(data_dir)
+    back = import_map(data_dir, extract("liechtenstein.osm.pbf"))
+    assert back == manifest  # the previous tile set was kept: no rebuild

@@ -57,7 +57,8 @@ def import_map(
     summary = pbf.inspect(source)
     if summary.data_blocks == 0:
         raise MapInputError(f"{source}: no routable ways (the extract holds no data)")
-    name = region or region_of(source)
+    # The name becomes part of a folder's: only letters, digits, "-" and "_" (no "../").
+    name = _slug(region) if region else region_of(source)
     map_id = f"{name}-{summary.sha256[:12]}-valhalla{_valhalla_version()}"
     progress = Progress(stream)
     root = maps.maps_dir(data_dir)
@@ -98,8 +99,11 @@ def ensure_map(data_dir: Path, *, stream: TextIO | None = None) -> MapManifest:
 def region_of(source: Path) -> str:
     """The region's name from the file's: "liechtenstein-latest.osm.pbf" -> "liechtenstein"."""
     stem = source.name.lower().removesuffix(".pbf").removesuffix(".osm")
-    stem = stem.removesuffix("-latest")
-    return re.sub(r"[^a-z0-9_-]+", "-", stem).strip("-") or "map"
+    return _slug(stem.removesuffix("-latest"))
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or "map"
 
 
 def _build(
