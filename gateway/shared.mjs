@@ -121,6 +121,9 @@ class Broadcast {
       for (;;) {
         const { value, done } = await this.iterator.next();
         if (done) break;
+        // A result with errors is often the last (a refusal upstream): whoever subscribes
+        // from now on starts anew and gets its own.
+        if (value?.errors?.length) this.forget();
         for (const member of this.members) member.push(value);
       }
     } catch (error) {

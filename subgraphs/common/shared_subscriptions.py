@@ -118,6 +118,10 @@ class Broadcast:
                         self._send(INCREMENTAL)
                         return
                     first = False
+                    if result.errors:
+                        # A result with errors is often the last (a resolver that refused):
+                        # whoever subscribes from now on runs anew and gets its own.
+                        self.registry.forget(self)
                     self._send(self.registry.encode(result))
         except Exception:
             # Strawberry logs an operation that crashed and completes it; so does a broadcast,
