@@ -9,6 +9,7 @@ import { defineConfig } from '@graphql-hive/gateway';
 import httpTransport from '@graphql-mesh/transport-http';
 import wsTransport from '@graphql-mesh/transport-ws';
 import { useListCostLimit } from './cost.mjs';
+import { useSharedSubscriptions } from './shared.mjs';
 
 const limits = JSON.parse(readFileSync(new URL('./limits.json', import.meta.url), 'utf8'));
 
@@ -68,6 +69,8 @@ export const gatewayConfig = defineConfig({
       sizes: limits.list_sizes,
     }),
     useClientAuthorization(),
+    // Last, so that it shares whatever subscribe the plugins before it set up.
+    useSharedSubscriptions({ scope: (context) => clientAuthorization(context) ?? '' }),
   ],
   propagateHeaders: {
     fromClientToSubgraphs({ context, request }) {

@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from incar.runtime import Runtime
@@ -21,10 +20,11 @@ from subgraphs.catalog import Subgraph
 from subgraphs.common.app import subgraph_app
 from subgraphs.common.auth import Authenticator, AuthProblem
 from subgraphs.common.commands import CommandPort
-from subgraphs.common.context import GraphContext
+from subgraphs.common.context import GraphContext, Viewer
+from subgraphs.common.shared_subscriptions import SharingGraphQL
 
 
-class _View(GraphQL[GraphContext, None]):
+class _View(SharingGraphQL):
     runtime: Runtime
     authenticator: Authenticator
     commands: CommandPort | None
@@ -51,6 +51,23 @@ class _View(GraphQL[GraphContext, None]):
             raise ConnectionRejectionError(
                 {"code": problem.code.value, "message": problem.message}
             ) from None
+
+    def sharing_scope(self, context: Any) -> Viewer | None:
+        """Resolvers read who asks only through ``context.viewer`` (the runtime and the
+        command port are the view's own), so connections of equal viewers share their equal
+        subscriptions: every anonymous dashboard one, each driver their own."""
+        if not isinstance(context, GraphContext) or context.auth_problem is not None:
+            return None
+        return context.viewer
+
+    def shared_context(self, context: Any) -> GraphContext:
+        assert isinstance(context, GraphContext)
+        return GraphContext(
+            runtime=self.runtime,
+            viewer=context.viewer,
+            commands=self.commands,
+            connection_params=context.connection_params,
+        )
 
 
 def view_class(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from tests.support.databases import fresh_database
 from tests.support.hub_process import INCAR, free_port, incar_env
@@ -69,6 +70,14 @@ async def test_serve_runs_hub_subgraphs_and_gateway_and_stops_them_together(
                 f"{p.subgraphs}/graphql/bookings", json={"query": "{ _service { sdl } }"}
             )
             assert "type Booking" in direct.json()["data"]["_service"]["sdl"]
+        # Their WebSockets refuse compression, which a client (the gateway's) offers.
+        async with websockets.connect(
+            f"{p.subgraphs.replace('http://', 'ws://')}/graphql/locations",
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+        ) as socket:
+            assert socket.request is not None and socket.response is not None
+            assert "permessage-deflate" in socket.request.headers["Sec-WebSocket-Extensions"]
+            assert "Sec-WebSocket-Extensions" not in socket.response.headers
         p.process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(p.process.wait(), 60) == 0, p.output()[-3000:]
         for url in (p.gateway, p.subgraphs, p.hub):

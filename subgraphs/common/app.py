@@ -27,6 +27,7 @@ from gateway.limits import limits
 from subgraphs.common.auth import Authenticated
 from subgraphs.common.documents import DocumentCache
 from subgraphs.common.masking import ErrorCodes
+from subgraphs.common.shared_subscriptions import SharingGraphQL
 
 # The graph's federation version: every subgraph links the same spec, so composition never
 # mixes directive sets.
@@ -92,7 +93,7 @@ def federation_schema(
 
 
 def subgraph_app(
-    schema: Schema, *, graphql_ide: bool = False, view: type[GraphQL[Any, Any]] = GraphQL
+    schema: Schema, *, graphql_ide: bool = False, view: type[GraphQL[Any, Any]] = SharingGraphQL
 ) -> GraphQL[Any, Any]:
     """The ASGI app serving ``schema`` over HTTP and both WebSocket protocols.
 
@@ -101,12 +102,15 @@ def subgraph_app(
     connection would refuse the 101st dashboard watching a station; the cap is raised, not
     removed, so one connection still cannot hold unbounded work.
     """
-    return view(
+    app = view(
         schema,
         graphql_ide="graphiql" if graphql_ide else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         max_subscriptions_per_connection=limits().max_subscriptions_per_connection,
     )
+    if isinstance(app, SharingGraphQL):
+        app.max_tokens = limits().max_tokens
+    return app
 
 
 def federation_sdl(schema: Schema) -> str:

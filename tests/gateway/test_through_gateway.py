@@ -21,6 +21,12 @@ subscription Ticks($count: Int!, $together: Int!) {
 """
 
 
+def distinct(n: int) -> str:
+    """TICKS under an operation name of its own: the gateway shares equal subscriptions, and
+    these tests need each to reach the subgraph."""
+    return TICKS.replace("subscription Ticks(", f"subscription Ticks{n}(")
+
+
 def nested(levels: int) -> str:
     """``{ node { child { ... { leaf } } } }`` with ``levels`` children: GraphQL Armor counts
     ``levels + 2`` levels (node and the leaf included)."""
@@ -128,7 +134,7 @@ async def test_a_subscription_over_sse_gets_every_event(graph: Graph) -> None:
 
 async def test_150_subscriptions_share_one_connection_each_way(graph: Graph) -> None:
     opened_before = graph.stations_sockets.opened
-    operations = {str(n): (TICKS, {"count": 3, "together": 150}) for n in range(150)}
+    operations = {str(n): (distinct(n), {"count": 3, "together": 150}) for n in range(150)}
     seen = await subscribe_ws(graph.url, operations, init={"Authorization": "Bearer dan"})
     assert seen.errors == {}
     assert seen.completed == set(operations)
@@ -146,7 +152,7 @@ async def test_strawberrys_default_cap_would_refuse_the_101st(graph: Graph) -> N
     assert raised == limits().max_subscriptions_per_connection > 150
     app.max_subscriptions_per_connection = 100
     try:
-        operations = {str(n): (TICKS, {"count": 3, "together": 100}) for n in range(150)}
+        operations = {str(n): (distinct(n), {"count": 3, "together": 100}) for n in range(150)}
         seen = await subscribe_ws(graph.url, operations, init={"Authorization": "Bearer eve"})
     finally:
         app.max_subscriptions_per_connection = raised
