@@ -24,11 +24,12 @@ from typing import Any
 
 import base58
 import rapidjson
-from bigchaindb_driver.common.transaction import Transaction
-from bigchaindb_driver.common.utils import serialize
-from bigchaindb_driver.offchain import fulfill_transaction, prepare_transaction
 
 from incar.hub_key import HubKey
+
+# The driver (with cryptoconditions and pyasn1) is imported where it is used, not here: every
+# process that can store a CDR imports this module, and the driver costs it most of a second
+# of start-up where bytecode is not cached; the hot path needs none of it.
 
 
 class InvalidTransaction(ValueError):
@@ -102,6 +103,9 @@ def create(cdr: str, key: HubKey) -> SignedTransaction:
 
 def create_with_driver(cdr: str, key: HubKey) -> SignedTransaction:
     """``create`` by bigchaindb-driver's prepare and fulfil: the reference for ``create``."""
+    from bigchaindb_driver.common.utils import serialize
+    from bigchaindb_driver.offchain import fulfill_transaction, prepare_transaction
+
     private = base58.b58encode(key.private.private_bytes_raw()).decode()
     prepared = prepare_transaction(
         operation="CREATE",
@@ -116,6 +120,9 @@ def verify(body: bytes, *, public: bytes) -> str:
     """The CDR text of the transaction ``body``, which must be canonical, hold the id of its
     body and a valid signature of ``public`` (the driver checks both); else InvalidTransaction.
     """
+    from bigchaindb_driver.common.transaction import Transaction
+    from bigchaindb_driver.common.utils import serialize
+
     try:
         data: Any = rapidjson.loads(body)
     except (rapidjson.JSONDecodeError, UnicodeDecodeError):
