@@ -39,6 +39,7 @@ class Outcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     STALE = "stale"  # older than what is stored: an out-of-order delivery, not applied
+    UNCHANGED = "unchanged"  # the very object stored already (a repeat): nothing to apply
     UNKNOWN = "unknown"  # a change to an object the hub never stored (a PATCH before any PUT)
     DELETED = "deleted"
 

@@ -17,6 +17,7 @@ from typing import Any
 from incar.columns import utcnow
 from incar.db import Database
 from incar.events import EventBus, attach_factory, create_bus
+from incar.hub_key import HubKey, attach_key
 from incar.settings import Settings
 
 log = logging.getLogger("incar.runtime")
@@ -34,10 +35,12 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> Runtime:
-        """The engine and the bus of ``settings``; events publish with their transactions."""
+        """The engine and the bus of ``settings``; events publish with their transactions, and
+        what is signed in them is signed with the hub's key (read or made on first use)."""
         db = Database(settings.database_url)
         bus = create_bus(settings.event_bus, settings.database_url)
         attach_factory(db.factory, bus)
+        attach_key(db.factory, HubKey(path=settings.ledger_key_path, name=settings.ledger_name))
         return cls(settings=settings, db=db, bus=bus, clock=clock)
 
     async def start(self) -> None:

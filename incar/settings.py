@@ -134,6 +134,11 @@ class Settings:
     #: gateway serves the graph (GraphQL and GraphiQL at /graphql).
     subgraphs_port: int = 8081
     gateway_port: int = 4000
+    #: The hub's Ed25519 key (incar/hub_key.py); by default ledger-ed25519.pem in data_dir.
+    ledger_key_file: Path | None = None
+    #: The CDR ledger's origin, the first line of its checkpoints and the name its key signs
+    #: under; by default incar/<hub country code>-<hub party id>/cdrs.
+    ledger_origin: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -148,6 +153,14 @@ class Settings:
     def base_url(self) -> str:
         """The URL peers use to reach the hub, without a trailing slash."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def ledger_key_path(self) -> Path:
+        return self.ledger_key_file or self.data_dir / "ledger-ed25519.pem"
+
+    @property
+    def ledger_name(self) -> str:
+        return self.ledger_origin or f"incar/{self.hub_country_code}-{self.hub_party_id}/cdrs"
 
     @property
     def versions_url(self) -> str:
@@ -178,6 +191,11 @@ class Settings:
             raise SettingsError(
                 "INCAR_HUB_COUNTRY_CODE must be 2 and INCAR_HUB_PARTY_ID 3 letters or digits"
             )
+        origin = os.environ.get("INCAR_LEDGER_ORIGIN", "")
+        if origin and (any(c.isspace() for c in origin) or "+" in origin):
+            # A signed note's key name may hold neither (c2sp.org/signed-note).
+            raise SettingsError(f"INCAR_LEDGER_ORIGIN must have no spaces and no '+': {origin!r}")
+        key_file = os.environ.get("INCAR_LEDGER_KEY_FILE")
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -208,4 +226,6 @@ class Settings:
             oidc_jwks_refetch_interval=_seconds("INCAR_OIDC_JWKS_REFETCH_INTERVAL", 60.0),
             subgraphs_port=_port("INCAR_SUBGRAPHS_PORT", 8081),
             gateway_port=_port("INCAR_GATEWAY_PORT", 4000),
+            ledger_key_file=Path(key_file) if key_file else None,
+            ledger_origin=origin,
         )

@@ -4,8 +4,17 @@ the migrated schema is the models'). Here, above every door, not in the foundati
 from ocpi_adapter.platforms import models as hub_platforms
 from ocpi_adapter.routing import models as hub_routing
 from subgraphs.accounting import models as accounting
+from subgraphs.accounting.ledger import models as ledger
 from subgraphs.bookings import models as bookings
 from subgraphs.locations import models as locations
 from subgraphs.sessions import models as sessions
 
-__all__ = ["accounting", "bookings", "hub_platforms", "hub_routing", "locations", "sessions"]
+__all__ = [
+    "accounting",
+    "bookings",
+    "hub_platforms",
+    "hub_routing",
+    "ledger",
+    "locations",
+    "sessions",
+]

@@ -10,7 +10,9 @@ stopped (SIGTERM) while requests are in flight and started again on the same dat
 - a request without an answer is there completely or not at all (no half-applied PATCH,
   nothing that was never sent);
 - a command's hub ``response_url`` handed out before the restart still leads to the eMSP;
-- after SIGTERM (graceful), every acknowledged broadcast was also delivered before exit.
+- after SIGTERM (graceful), every acknowledged broadcast was also delivered before exit;
+- every stored CDR is in the CDR ledger once, the ledger verifies (tests/support/ledger.py),
+  and CDRs the CPO sends again after the restart are answered and appended no second time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from typing import Any
 import httpx
 import orjson
 
+from incar.db import Database
+from incar.hub_key import load_or_create
+from incar.settings import Settings
 from tests.conformance.support import cdr, charging_session, location, token
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.databases import fresh_database
@@ -39,6 +44,7 @@ from tests.support.hub_process import (
     onboard,
     register_at,
 )
+from tests.support.ledger import audit
 
 CPO = ("NL", "CPR")
 EMSP = ("DE", "EMR")
@@ -281,6 +287,25 @@ async def check_everything_acknowledged_is_there(world: World, ledger: Ledger) -
     check_plain("cdr", ledger, await get_all(emsp, hub.endpoint("cdrs", "sender")))
 
 
+async def check_ledger_and_resend_cdrs(world: World, ledger: Ledger) -> None:
+    """The CPO sends every CDR again, as after a crash it would those it got no answer for."""
+    env = world.hub.env
+    key = load_or_create(Path(env["INCAR_DATA_DIR"]) / "ledger-ed25519.pem")
+    public, name = key.public_key().public_bytes_raw(), Settings().ledger_name
+    db = Database(env["INCAR_DATABASE_URL"])
+    try:
+        await audit(db, public=public, name=name)
+        sent = ledger.of("cdr")
+        for push in sent.values():
+            answer = await world.cpo.call(
+                "POST", world.hub.endpoint("cdrs", "receiver"), to=EMSP, json=push.body
+            )
+            assert answer.json()["status_code"] == 1000, answer.text
+        assert (await audit(db, public=public, name=name)).size == len(sent)
+    finally:
+        await db.dispose()
+
+
 # --- a command in flight across the restart --------------------------------------------------
 async def send_command(world: World, name: str) -> str:
     """START_SESSION from the eMSP; returns the hub response_url the CPO got for it."""
@@ -349,6 +374,7 @@ async def test_a_hub_killed_or_stopped_mid_traffic_loses_nothing_it_acknowledged
         killed = await push_until_stopped(w, "K", signal.SIGKILL)
         await w.hub.start()
         await check_everything_acknowledged_is_there(w, killed)
+        await check_ledger_and_resend_cdrs(w, killed)
         await check_command_result_still_routed(w, killed_url, "before-kill")
 
         # Phase 2: stopped gracefully. In-flight work ends, queued fan-out is delivered.
@@ -359,4 +385,5 @@ async def test_a_hub_killed_or_stopped_mid_traffic_loses_nothing_it_acknowledged
         assert len(set(w.hub.pids)) == 3, "three distinct hub processes"
         both = Ledger(pushes=[*killed.pushes, *stopped.pushes])
         await check_everything_acknowledged_is_there(w, both)
+        await check_ledger_and_resend_cdrs(w, both)
         await check_command_result_still_routed(w, stopped_url, "before-stop")

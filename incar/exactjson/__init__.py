@@ -8,6 +8,7 @@ was sent as, strings as UTF-8 with only the escapes JSON requires, no whitespace
 
 from incar.exactjson.depth import MAX_DEPTH, TooDeep, check_depth, depth
 from incar.exactjson.parse import DuplicateKey, NotJson, parse_body, parse_stored
+from incar.exactjson.same import same_value
 from incar.exactjson.values import ExactInt, ExactObject, Number
 from incar.exactjson.write import dumps, dumps_plain, dumps_text, storable, verbatim
 
@@ -26,6 +27,7 @@ __all__ = [
     "dumps_text",
     "parse_body",
     "parse_stored",
+    "same_value",
     "storable",
     "verbatim",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.documents import Outcome, Page
+from ocpi_adapter.errors import InvalidParameters
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.routing.operations import StoreInput
@@ -12,7 +13,12 @@ from subgraphs.accounting import service as accounting
 
 
 async def post(tx: AsyncSession, data: StoreInput) -> Outcome:
-    return await accounting.add_cdr(tx, data=data.body)
+    """Policy: a CDR under a stored id with other content is refused (2001) before it is
+    forwarded; the same CDR again is forwarded again (the CPO may be retrying a failed push)."""
+    try:
+        return await accounting.add_cdr(tx, data=data.body)
+    except accounting.CdrConflict as conflict:
+        raise InvalidParameters(f"body: {conflict}") from None
 
 
 async def get_all(tx: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page:

@@ -213,7 +213,8 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
 
 def _report(request: RoutedRequest, outcome: Outcome) -> None:
     """What the store made of a request that is relayed whatever it made of it: an operator
-    sees why a change did not land (an out-of-order or orphan PATCH is OCPI-legal)."""
+    sees why a change did not land (an out-of-order or orphan PATCH is OCPI-legal); a repeat
+    of what is stored (UNCHANGED) is an ordinary retry."""
     if outcome in (Outcome.STALE, Outcome.UNKNOWN):
         log.info(
             "%s %s/%s not stored (%s): %s",

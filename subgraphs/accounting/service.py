@@ -1,4 +1,10 @@
-"""The accounting service: CDRs, stored once as issued (a CDR cannot be replaced)."""
+"""The accounting service: CDRs, stored once as issued and appended to the ledger with them.
+
+OCPI CDRs are immutable (a correction is a credit CDR, with an id of its own). A CDR sent again
+with the same content (the same JSON value: ``exactjson.same_value``) is the one stored, with
+its ledger entry; one with other content under a stored id is refused (``CdrConflict``) and
+changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +15,34 @@ from sqlalchemy import or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from incar import documents, events
+from incar import documents, events, exactjson
 from incar.documents import Outcome, Page
 from incar.timestamps import parse_timestamp
+from subgraphs.accounting.ledger import log as ledger
 from subgraphs.accounting.models import Cdr
 
 TOPIC_CDR = "accounting.cdr"
 
 
+class CdrConflict(Exception):
+    """A CDR under the id of a stored one, with other content."""
+
+
 async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
-    """Stores a new CDR; a second CDR with the same id is kept out (STALE), never overwritten."""
+    """Stores a new CDR and appends it to the ledger, in ``tx``; the same CDR again is
+    UNCHANGED, another under its id raises CdrConflict."""
     data = documents.storable(data)
     key = documents.key(data["country_code"], data["party_id"], data["id"])
-    if await documents.find(tx, Cdr, key=key) is not None:
-        return Outcome.STALE
+    # Before the read that decides: of two posts of one CDR at once, the second sees the first.
+    await ledger.lock(tx)
+    stored = await documents.find(tx, Cdr, key=key)
+    if stored is not None:
+        if not exactjson.same_value(stored.data, data):
+            raise CdrConflict(
+                f"CDR {data['id']} of {key['country_code']}*{key['party_id']} is stored with "
+                "other content; a CDR cannot be changed (a correction is a credit CDR)"
+            )
+        return Outcome.UNCHANGED
     token = data.get("cdr_token") or {}
     tx.add(
         Cdr(
@@ -36,6 +56,11 @@ async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
         )
     )
     await tx.flush()
+    await ledger.append(
+        tx,
+        key=ledger.CdrKey(key["country_code"], key["party_id"], key["object_id"]),
+        cdr=exactjson.dumps_text(data),  # the text as sent (storable keeps it)
+    )
     await events.publish(
         tx,
         TOPIC_CDR,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -20,6 +23,8 @@ from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.types import Role
 from tests.support.databases import fresh_database
 from tests.support.servers import serve
+
+TEST_HUB_KEY = Path(tempfile.gettempdir()) / f"incar-test-hub-key-{os.getuid()}.pem"
 
 
 @dataclass
@@ -80,6 +85,8 @@ async def serving_hub(
     """A hub over ``database_url``; the same ``port`` again is a restart at the same URL."""
     settings = Settings(
         database_url=database_url,
+        # One hub key for the suite, out of the work tree (made on the first CDR).
+        ledger_key_file=TEST_HUB_KEY,
         forward_timeout=2.0,
         still_alive_check_period=3600.0,
         command_grace=5.0,

@@ -10,12 +10,23 @@ from sqlalchemy import func
 from sqlmodel import SQLModel, select
 
 from ocpi_adapter.routing.models import Callback
+from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 from subgraphs.accounting.models import Cdr
 from subgraphs.locations.models import Location, Tariff
 from subgraphs.sessions.models import Command, Session, Token
 from tests.support.hub import HubUnderTest
 
-TABLES: tuple[type[SQLModel], ...] = (Location, Tariff, Session, Token, Cdr, Command, Callback)
+TABLES: tuple[type[SQLModel], ...] = (
+    Location,
+    Tariff,
+    Session,
+    Token,
+    Cdr,
+    LedgerEntry,
+    LedgerTreeHead,
+    Command,
+    Callback,
+)
 
 
 async def row_counts(hub: HubUnderTest) -> dict[str, int]:

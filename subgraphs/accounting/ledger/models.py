@@ -1,0 +1,41 @@
+"""Tables of the CDR ledger: its entries and its signed tree heads, both append-only (the
+migration's triggers refuse UPDATE and DELETE on either database)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from incar.columns import UtcDateTime, utcnow
+
+
+class LedgerEntry(SQLModel, table=True):
+    """The ``idx``-th leaf of the tree: a CDR's signed transaction, as signed, byte for byte."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (sa.UniqueConstraint("country_code", "party_id", "cdr_id"),)
+
+    idx: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+    tx_id: str = Field(max_length=64, unique=True)  # hex SHA3-256 of the transaction's body
+    tx: bytes = Field(sa_type=sa.LargeBinary)  # the leaf: leaf_hash = SHA-256(0x00 || tx)
+    # The CDR's key, upper-cased like its document's (CiStrings): one entry per CDR.
+    country_code: str = Field(max_length=2)
+    party_id: str = Field(max_length=3)
+    cdr_id: str = Field(max_length=39)
+    leaf_hash: bytes = Field(sa_type=sa.LargeBinary)
+    appended_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class LedgerTreeHead(SQLModel, table=True):
+    """The tree after ``size`` leaves, signed: one for each append."""
+
+    __tablename__ = "ledger_tree_head"
+
+    size: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+    root_hash: bytes = Field(sa_type=sa.LargeBinary)
+    # The right edge of the tree (merkle.CompactRange): what the next append starts from.
+    compact_range: bytes = Field(sa_type=sa.LargeBinary)
+    checkpoint: str = Field(sa_type=sa.Text)  # the C2SP signed note, as signed
+    signed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -1,0 +1,63 @@
+"""The CDR ledger audited as an outside verifier would, straight from the hub's tables: every
+entry the driver accepts as the hub's, the tree over them, every tree head signed and
+consistent with the one before, and every stored CDR in the ledger exactly once, as stored."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Text, cast
+from sqlmodel import col, select
+
+from incar.db import Database
+from subgraphs.accounting.ledger import checkpoint, transactions
+from subgraphs.accounting.ledger.merkle import (
+    CompactRange,
+    Tree,
+    leaf_hash,
+    verify_consistency,
+)
+from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
+from subgraphs.accounting.models import Cdr
+
+
+async def audit(db: Database, *, public: bytes, name: str) -> Tree:
+    """The ledger's tree; fails on the first thing a verifier would refuse."""
+    async with db.transaction() as tx:
+        entries = (await tx.execute(select(LedgerEntry).order_by(col(LedgerEntry.idx)))).scalars()
+        entries_list = list(entries)
+        heads = list(
+            (await tx.execute(select(LedgerTreeHead).order_by(col(LedgerTreeHead.size)))).scalars()
+        )
+        stored = select(
+            col(Cdr.country_code), col(Cdr.party_id), col(Cdr.object_id), cast(col(Cdr.data), Text)
+        )
+        documents = {(cc, pid, oid): text for cc, pid, oid, text in (await tx.execute(stored))}
+    assert [e.idx for e in entries_list] == list(range(len(entries_list))), "indices have gaps"
+    tree = Tree()
+    in_ledger: dict[tuple[str, str, str], str] = {}
+    for entry in entries_list:
+        assert entry.leaf_hash == leaf_hash(entry.tx), f"entry {entry.idx}: leaf hash"
+        cdr = transactions.verify(entry.tx, public=public)
+        body = json.loads(cdr)
+        key = (body["country_code"].upper(), body["party_id"].upper(), body["id"].upper())
+        assert key == (entry.country_code, entry.party_id, entry.cdr_id), entry.idx
+        assert key not in in_ledger, f"CDR {key} is in the ledger twice"
+        in_ledger[key] = cdr
+        tree.append(entry.leaf_hash)
+    assert in_ledger == documents, "the stored CDRs and the ledger's differ"
+    verifier = checkpoint.verifier_key(name, public)
+    previous: LedgerTreeHead | None = None
+    for head in heads:
+        opened = checkpoint.open_note(head.checkpoint, verifier)
+        assert opened == checkpoint.Checkpoint(name, head.size, head.root_hash)
+        assert head.root_hash == tree.root(head.size), f"head {head.size}: root"
+        assert CompactRange.decode(head.size, head.compact_range).root() == head.root_hash
+        if previous is not None:
+            path = tree.consistency_path(previous.size, head.size)
+            assert verify_consistency(
+                previous.size, head.size, previous.root_hash, head.root_hash, path
+            )
+        previous = head
+    assert (heads[-1].size if heads else 0) == tree.size, "the latest head is not the tree"
+    return tree
