@@ -73,6 +73,8 @@ async def _evse_events(
                     "last_updated": evse.get("last_updated"),
                     "latitude": where.latitude if where else None,
                     "longitude": where.longitude if where else None,
+                    # Who may see it: an unpublished Location is its CPO's own.
+                    "published": after.get("publish") is not False,
                 },
             )
 

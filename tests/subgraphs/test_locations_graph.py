@@ -441,3 +441,44 @@ async def test_a_price_estimate_of_nothing_is_bad_input(runtime: Runtime) -> Non
     } }
     """
     assert await errors_of(runtime, query) == ["BAD_USER_INPUT"]
+
+
+async def test_status_of_an_unpublished_location_reaches_only_its_cpo(runtime: Runtime) -> None:
+    """HIDDEN (publish false, 200 m) and NEAR (100 m) change in one box: an anonymous
+    watcher sees NEAR's change only, HIDDEN's CPO sees both."""
+    box = {"south": float(north_of(50)), "north": float(north_of(250)), "west": 24.9, "east": 25.0}
+    subscription = """
+    subscription ($box: BoxInput) { evseStatusChanged(box: $box) { locationId status } }
+    """
+    owner = Viewer(kind=ViewerKind.PARTY, country_code="FI", party_id="AAA", role="CPO")
+    streams = {}
+    for name, viewer in (("anyone", Viewer()), ("owner", owner)):
+        stream = await schema.subscribe(
+            subscription,
+            variable_values={"box": box},
+            context_value=GraphContext(runtime=runtime, viewer=viewer),
+        )
+        assert isinstance(stream, AsyncGenerator)
+        streams[name] = stream
+    firsts = {name: asyncio.ensure_future(anext(s)) for name, s in streams.items()}
+    await asyncio.sleep(0.2)  # both are listening
+    for location_id, uid in (("HIDDEN", "HIDDEN-1"), ("NEAR", "NEAR-1")):
+        async with runtime.db.transaction(write=True) as tx:
+            await service.upsert_evse(
+                tx,
+                country_code="FI",
+                party_id="AAA",
+                location_id=location_id,
+                evse_uid=uid,
+                evse={"status": "OUTOFORDER", "last_updated": "2026-11-02T01:00:00Z"},
+                replace=False,
+            )
+    seen = {name: await asyncio.wait_for(first, 5) for name, first in firsts.items()}
+    assert seen["anyone"].data == {
+        "evseStatusChanged": {"locationId": "NEAR", "status": "OUTOFORDER"}
+    }
+    assert seen["owner"].data == {
+        "evseStatusChanged": {"locationId": "HIDDEN", "status": "OUTOFORDER"}
+    }
+    for stream in streams.values():
+        await stream.aclose()

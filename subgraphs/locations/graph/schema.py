@@ -365,6 +365,8 @@ class Subscription:
                 if not _wanted(payload, area, wanted_locations, wanted_evses):
                     continue
                 context.fresh()  # each event is read as stored now, not as first loaded
+                if not await _may_see(context, payload):
+                    continue
                 if event.topic == TOPIC_BOOKING:
                     # A booking holds the EVSE for everyone at once, before its CPO's own
                     # status update; when it ends, the EVSE is what its CPO last said.
@@ -387,6 +389,19 @@ class Subscription:
                     location_id=payload["location_id"],
                     evse_uid=payload["evse_uid"],
                 )
+
+
+async def _may_see(context: GraphContext, payload: Mapping[str, Any]) -> bool:
+    """A status event names whether its Location is published; a booking event does not,
+    so its Location is read (bookings are rare beside status changes)."""
+    owner = (payload["country_code"], payload["party_id"])
+    published = payload.get("published")
+    if published is None:
+        doc = await locations_by_key(context).load(doc_key(*owner, payload["location_id"]))
+        if doc is None:
+            return False
+        published = doc.data.get("publish") is not False
+    return bool(published) or context.viewer.party == owner
 
 
 async def _booked_status(context: GraphContext, payload: Mapping[str, Any]) -> EvseStatus | None:
