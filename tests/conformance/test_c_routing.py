@@ -17,7 +17,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -50,8 +49,9 @@ from tests.peers.extrawest.launcher import ExtrawestPeer, encode_token
 from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import DEFAULT_MODULES, Received, StrictPeer, envelope, running_peer
 from tests.support.hub import HubUnderTest, running_hub
+from tests.support.shared import SPEC_EXAMPLES
 
-EXAMPLES = Path("/work/shared/ocpi/spec-2.2.1-d2/examples")
+EXAMPLES = SPEC_EXAMPLES
 # The parties of the party-to-party cases: the CPO of cdr_example.json and the eMSP of
 # token_put_example.json, so that the spec's own files can be sent byte for byte.
 CPO: Party = ("BE", "BEC")

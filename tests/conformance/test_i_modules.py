@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -37,8 +36,9 @@ from tests.peers.extrawest.launcher import ExtrawestPeer
 from tests.peers.extrawest.registration import register_extrawest
 from tests.peers.strict.peer import Received, StrictPeer, envelope, running_peer
 from tests.support.hub import HubUnderTest, running_hub
+from tests.support.shared import SPEC_EXAMPLES
 
-EXAMPLES = Path("/work/shared/ocpi/spec-2.2.1-d2/examples")
+EXAMPLES = SPEC_EXAMPLES
 
 SCSP_MODULES: dict[str, list[str]] = {
     "chargingprofiles": ["SENDER"],

@@ -21,7 +21,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ from starlette.responses import Response
 from tests.conformance.support import Party, addressed, assert_envelope, register_all
 from tests.peers.strict.peer import Received, StrictPeer, running_peer
 from tests.support.hub import HubUnderTest, running_hub
+from tests.support.shared import SHARED as SHARED_ROOT
 
-SHARED = Path("/work/shared/ocpi")
+SHARED = SHARED_ROOT / "ocpi"
 EXAMPLES = SHARED / "spec-2.2.1-d2" / "examples"
 INDEX: list[dict[str, Any]] = json.loads((SHARED / "examples-index.json").read_text("utf-8"))
 NOTES = {entry["file"]: entry for entry in INDEX}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from ocpi_adapter.envelope import OcpiStatus
 from ocpi_adapter.errors import InvalidParameters
 from ocpi_adapter.locations.models import EnergyMix, Hours
 from ocpi_adapter.validation import ObjectKind, describe, validate
+from tests.support.shared import SHARED as SHARED_ROOT
 
-SHARED = Path("/work/shared/ocpi")
+SHARED = SHARED_ROOT / "ocpi"
 EXAMPLES = SHARED / "spec-2.2.1-d2" / "examples"
 INDEX = SHARED / "examples-index.json"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ import pytest
 from ocpi_adapter.envelope import OcpiStatus
 from ocpi_adapter.errors import InvalidParameters
 from ocpi_adapter.validation import MODELS, PATCH_REQUIRED, ObjectKind, validate
+from tests.support.shared import SPEC_EXAMPLES
 
-EXAMPLES = Path("/work/shared/ocpi/spec-2.2.1-d2/examples")
+EXAMPLES = SPEC_EXAMPLES
 NOW = "2024-05-01T10:00:00Z"
 RESPONSE_URL = "https://hub.example.com/ocpi/2.2.1/commands/START_SESSION/42"
 

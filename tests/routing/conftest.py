@@ -9,10 +9,8 @@ import pytest
 
 from incar.maps import MapManifest
 from subgraphs.routing.engine.build import import_map
+from tests.support.shared import OSM
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-#: Beside the checkout on the development and CI machines (shared/osm/NOTICE.md).
-OSM = ROOT.parent / "shared" / "osm"
 #: Two points in Vaduz: the town hall and the Rheinpark stadium.
 VADUZ = ({"lat": 47.1396, "lon": 9.5226}, {"lat": 47.1406, "lon": 9.5120})
 

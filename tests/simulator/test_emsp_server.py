@@ -14,6 +14,7 @@ from simulator.clock import SimClock
 from simulator.emsp import SimEmsp
 from simulator.platform import SimParty
 from tests.simulator.conftest import ocpi_headers
+from tests.support.shared import SPEC_EXAMPLES
 
 FROM_HUB = {"OCPI-from-country-code": "FI", "OCPI-from-party-id": "ICR"}
 START = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -94,8 +95,7 @@ async def test_location_and_session_updates_are_applied(emsp: SimEmsp) -> None:
 
 def _example(name: str) -> dict[str, Any]:
     import json
-    from pathlib import Path
 
-    path = Path("/work/shared/ocpi/spec-2.2.1-d2/examples") / name
+    path = SPEC_EXAMPLES / name
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded

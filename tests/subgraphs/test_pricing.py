@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,8 +26,9 @@ from subgraphs.locations.pricing import (
     estimate,
     tariff_text,
 )
+from tests.support.shared import SPEC_EXAMPLES
 
-EXAMPLES = Path("/work/shared/ocpi/spec-2.2.1-d2/examples")
+EXAMPLES = SPEC_EXAMPLES
 BERLIN = ZoneInfo("Europe/Berlin")  # the examples are German (country_code DE)
 D = Decimal
 
