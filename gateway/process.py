@@ -149,7 +149,9 @@ class GatewayProcess:
 
     async def forward(self, stream: asyncio.StreamReader, name: str) -> None:
         while line := await stream.readline():
-            log_line(line.decode(errors="replace").rstrip(), stream=name)
+            text = line.decode(errors="replace").rstrip()
+            if text:  # Node prints a bare newline to stderr as it stops: nothing to report
+                log_line(text, stream=name)
 
     async def wait_ready(self) -> None:
         assert self.watcher is not None
