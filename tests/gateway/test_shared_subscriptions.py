@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +26,7 @@ from subgraphs.locations import service as locations
 from subgraphs.server import create_app
 from tests.conformance.support import location
 from tests.peers.strict.peer import running_peer
+from tests.support.evse_changes import EvseChanges
 from tests.support.graphql_ws import Client, connected, ended, primed, received, until
 from tests.support.hub import running_hub
 from tests.support.hub_process import free_port
@@ -39,12 +39,7 @@ WATCH = """subscription ($box: BoxInput) { evseStatusChanged(box: $box) {
   status locationId evseUid } }"""
 WATCH_L2 = """subscription { evseStatusChanged(
   locations: [{countryCode: "FI", partyId: "CPA", id: "L2"}]) { status locationId evseUid } }"""
-# Each EVSE's own cycle: a PATCH that leaves its status as it was publishes no change.
-STATUSES = {
-    lid: itertools.cycle(["CHARGING", "AVAILABLE", "OUTOFORDER", "AVAILABLE"])
-    for lid in ("L1", "L2")
-}
-MOMENTS = (f"2026-12-03T08:{n // 60:02d}:{n % 60:02d}Z" for n in itertools.count(1))
+change = EvseChanges(CPO, day="2026-12-03").change
 
 
 @dataclass
@@ -95,21 +90,6 @@ async def graph(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Graph
             )
         ws_url = gateway.url.replace("http://", "ws://")
         yield Graph(runtime, ws_url, view, cpo.auth()["Authorization"])
-
-
-async def change(runtime: Runtime, location_id: str) -> str:
-    status = next(STATUSES[location_id])
-    async with runtime.db.transaction(write=True) as tx:
-        await locations.upsert_evse(
-            tx,
-            country_code=CPO[0],
-            party_id=CPO[1],
-            location_id=location_id,
-            evse_uid=f"{location_id}-E1",
-            evse={"status": status, "last_updated": next(MOMENTS)},
-            replace=False,
-        )
-    return status
 
 
 def statuses(client: Client, id: str) -> list[tuple[str, str]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -29,6 +28,7 @@ from subgraphs.locations import service as locations
 from subgraphs.server import create_app
 from subgraphs.sessions import service as sessions
 from tests.conformance.support import charging_session, location, token
+from tests.support.evse_changes import EvseChanges
 from tests.support.graphql_ws import connected, ended, primed, received, until
 from tests.support.hub import running_hub
 from tests.support.idp import login, running_idp
@@ -46,12 +46,9 @@ WATCH = """subscription ($box: BoxInput) { evseStatusChanged(box: $box) {
 WATCH_L2 = """subscription { evseStatusChanged(
   locations: [{countryCode: "FI", partyId: "CPA", id: "L2"}]) { status locationId evseUid } }"""
 CHARGING = "subscription { chargingUpdates { session { id kwh } } }"
-# Each EVSE's own cycle: a PATCH that leaves its status as it was publishes no change.
-STATUSES = {
-    lid: itertools.cycle(["CHARGING", "AVAILABLE", "OUTOFORDER", "AVAILABLE"])
-    for lid in ("L1", "L2")
-}
-MOMENTS = (f"2026-12-02T08:{n // 60:02d}:{n % 60:02d}Z" for n in itertools.count(1))
+# One clock for the EVSEs' changes and the sessions' pushes.
+CHANGES = EvseChanges(CPO, day="2026-12-02")
+change = CHANGES.change
 
 
 @dataclass
@@ -136,23 +133,8 @@ async def platform(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pl
         )
 
 
-async def change(runtime: Runtime, location_id: str) -> str:
-    status = next(STATUSES[location_id])
-    async with runtime.db.transaction(write=True) as tx:
-        await locations.upsert_evse(
-            tx,
-            country_code=CPO[0],
-            party_id=CPO[1],
-            location_id=location_id,
-            evse_uid=f"{location_id}-E1",
-            evse={"status": status, "last_updated": next(MOMENTS)},
-            replace=False,
-        )
-    return status
-
-
 async def charge(runtime: Runtime, uid: str, kwh: float) -> None:
-    body = charging_session(CPO, f"S-{uid}", EMSP, last_updated=next(MOMENTS))
+    body = charging_session(CPO, f"S-{uid}", EMSP, last_updated=next(CHANGES.moments))
     body["cdr_token"]["uid"] = uid
     body["kwh"] = kwh
     async with runtime.db.transaction(write=True) as tx:
