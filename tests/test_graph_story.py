@@ -32,7 +32,7 @@ from tests.gateway.clients import post
 from tests.peers.strict.peer import Received, StrictPeer, ocpi, running_peer
 from tests.support.hub import HubUnderTest, running_hub
 from tests.support.hub_process import free_port
-from tests.support.idp import RunningIdp, login, running_idp
+from tests.support.idp import RunningIdp, driver_realm, login, running_idp
 from tests.support.servers import serve
 
 CPO = ("FI", "CPA")
@@ -44,18 +44,7 @@ NEAR = {"latitude": 60.169, "longitude": 24.938, "radiusMeters": 1000}
 
 
 def realm(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "token_shape": "keycloak",
-        "audience": API,
-        "scope": "charging",
-        "token_uid_claim": "ocpi_token_uid",
-        "clients": [{"client_id": "driver-app", "redirect_uris": [REDIRECT]}],
-        "users": [
-            {"username": u, "password": f"{u}-pw", "claims": {"ocpi_token_uid": uid}}
-            for u, uid in DRIVERS.items()
-        ],
-    }
+    return driver_realm(name, audience=API, redirect_uri=REDIRECT, drivers=DRIVERS)
 
 
 def driver_token(uid: str) -> dict[str, Any]:

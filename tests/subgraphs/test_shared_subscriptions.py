@@ -31,7 +31,7 @@ from tests.conformance.support import charging_session, location, token
 from tests.support.evse_changes import EvseChanges
 from tests.support.graphql_ws import connected, ended, primed, received, until
 from tests.support.hub import running_hub
-from tests.support.idp import login, running_idp
+from tests.support.idp import driver_realm, login, running_idp
 from tests.support.servers import serve
 
 CPO = ("FI", "CPA")
@@ -70,18 +70,7 @@ class Platform:
 
 
 def realm(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "token_shape": "keycloak",
-        "audience": API,
-        "scope": "charging",
-        "token_uid_claim": "ocpi_token_uid",
-        "clients": [{"client_id": "driver-app", "redirect_uris": [REDIRECT]}],
-        "users": [
-            {"username": u, "password": f"{u}-pw", "claims": {"ocpi_token_uid": uid}}
-            for u, uid in DRIVERS.items()
-        ],
-    }
+    return driver_realm(name, audience=API, redirect_uri=REDIRECT, drivers=DRIVERS)
 
 
 @pytest.fixture(scope="module")
