@@ -352,6 +352,22 @@ async def test_a_list_costs_a_fixed_number_of_statements(runtime: Runtime) -> No
     assert len(selects) == 3, selects
 
 
+async def set_status(
+    runtime: Runtime, location_id: str, uid: str, status: str, last_updated: str
+) -> None:
+    """An EVSE status PATCH of FI*AAA, stored as the hub stores one."""
+    async with runtime.db.transaction(write=True) as tx:
+        await service.upsert_evse(
+            tx,
+            country_code="FI",
+            party_id="AAA",
+            location_id=location_id,
+            evse_uid=uid,
+            evse={"status": status, "last_updated": last_updated},
+            replace=False,
+        )
+
+
 async def test_status_changes_reach_subscribers_of_their_area(runtime: Runtime) -> None:
     box = {"south": float(north_of(50)), "north": float(north_of(150)), "west": 24.9, "east": 25.0}
     subscription = """
@@ -370,16 +386,7 @@ async def test_status_changes_reach_subscribers_of_their_area(runtime: Runtime) 
         ("MIXED", "MIXED-1", "BLOCKED"),
         ("NEAR", "NEAR-1", "CHARGING"),
     ):
-        async with runtime.db.transaction(write=True) as tx:
-            await service.upsert_evse(
-                tx,
-                country_code="FI",
-                party_id="AAA",
-                location_id=location_id,
-                evse_uid=uid,
-                evse={"status": status, "last_updated": "2026-11-02T00:00:00Z"},
-                replace=False,
-            )
+        await set_status(runtime, location_id, uid, status, "2026-11-02T00:00:00Z")
     result = await asyncio.wait_for(received, 5)
     assert result.errors is None, result.errors
     assert result.data is not None
@@ -463,16 +470,7 @@ async def test_status_of_an_unpublished_location_reaches_only_its_cpo(runtime: R
     firsts = {name: asyncio.ensure_future(anext(s)) for name, s in streams.items()}
     await asyncio.sleep(0.2)  # both are listening
     for location_id, uid in (("HIDDEN", "HIDDEN-1"), ("NEAR", "NEAR-1")):
-        async with runtime.db.transaction(write=True) as tx:
-            await service.upsert_evse(
-                tx,
-                country_code="FI",
-                party_id="AAA",
-                location_id=location_id,
-                evse_uid=uid,
-                evse={"status": "OUTOFORDER", "last_updated": "2026-11-02T01:00:00Z"},
-                replace=False,
-            )
+        await set_status(runtime, location_id, uid, "OUTOFORDER", "2026-11-02T01:00:00Z")
     seen = {name: await asyncio.wait_for(first, 5) for name, first in firsts.items()}
     assert seen["anyone"].data == {
         "evseStatusChanged": {"locationId": "NEAR", "status": "OUTOFORDER"}
