@@ -126,8 +126,15 @@ class Platform:
             log.error("%s task failed", self.me, exc_info=task.exception())
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._cancel_tasks()
         await self.server.stop()
+        # A request answered while the tasks were being cancelled may have spawned one (a
+        # START_SESSION's lifecycle): it must end before the HTTP client it pushes with.
+        await self._cancel_tasks()
         await self.http.aclose()
+
+    async def _cancel_tasks(self) -> None:
+        while self._tasks:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
