@@ -1,0 +1,122 @@
+"""The process's routing engine: one route pool per data directory, started beside the server.
+
+``incar serve`` (and ``incar subgraph routing``) start it as the routing subgraph's background
+work: the active map is opened, or on first use the default one is built (its phases on
+stderr), in a thread, so the other subgraphs are served meanwhile. Until the pool runs, a
+request is refused at once with ``NotReady`` (the graph's ROUTING_NOT_READY) rather than held
+for the seconds or minutes a build takes; a map that cannot be opened or built is
+``Unavailable`` with the builder's one-line reason. A process that never started the engine
+(a resolver run without the server's background work) starts it on its first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from incar.runtime import Runtime
+from incar.settings import Settings
+from subgraphs.routing.engine.build import BuildError
+from subgraphs.routing.engine.pbf import MapInputError
+from subgraphs.routing.engine.pool import RoutePool
+
+log = logging.getLogger("incar.routing")
+
+
+class NotReady(RuntimeError):
+    """The map is still being opened or built."""
+
+
+class Unavailable(RuntimeError):
+    """The map could not be opened or built; the message says why in one line."""
+
+
+class RoutingEngine:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int = 2,
+        queue_size: int = 64,
+        progress: TextIO | None = sys.stderr,
+    ) -> None:
+        self.pool = RoutePool(data_dir, workers=workers, queue_size=queue_size)
+        self.progress = progress
+        self._task: asyncio.Task[None] | None = None
+        self._ready = False
+        self._failure: str | None = None
+
+    def start_soon(self) -> asyncio.Task[None]:
+        """Starts opening (or building) the map unless it is under way or done."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._start(), name="routing: open the map")
+        return self._task
+
+    async def start(self) -> None:
+        """Until the pool runs (or the map failed: then ``ready`` raises Unavailable)."""
+        await asyncio.shield(self.start_soon())
+
+    async def _start(self) -> None:
+        try:
+            await self.pool.start(progress=self.progress)
+        except (MapInputError, BuildError, OSError, RuntimeError) as failure:
+            self._failure = str(failure)
+            log.error("routing is unavailable: %s", failure)
+        else:
+            self._ready = True
+
+    def ready(self) -> RoutePool:
+        """The running pool; NotReady while the map opens, Unavailable if it could not."""
+        if self._ready:
+            return self.pool
+        if self._failure is not None:
+            raise Unavailable(self._failure)
+        self.start_soon()
+        raise NotReady("the map is being prepared (on first use its tiles are built)")
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            # A build runs in a thread that cannot be interrupted: it finishes (or fails) on
+            # its own, and a complete tile set is kept for the next start; no worker starts.
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._ready:
+            self._ready = False
+            await self.pool.close()
+
+
+_engines: dict[Path, RoutingEngine] = {}
+
+
+def engine_for(settings: Settings) -> RoutingEngine:
+    """This process's engine for the settings' data directory (made, not started, on first
+    use: every resolver of one process shares its workers and their tile caches)."""
+    key = settings.data_dir.resolve()
+    found = _engines.get(key)
+    if found is None:
+        found = _engines[key] = RoutingEngine(
+            settings.data_dir,
+            workers=settings.routing_workers,
+            queue_size=settings.routing_queue,
+        )
+    return found
+
+
+def forget(settings: Settings) -> None:
+    """Drops the process's engine of this data directory (after ``close``)."""
+    _engines.pop(settings.data_dir.resolve(), None)
+
+
+async def run(runtime: Runtime) -> None:
+    """The routing subgraph's background work: the engine starts with the server (the map
+    opens or builds while the other subgraphs already answer) and stops with it."""
+    engine = engine_for(runtime.settings)
+    engine.start_soon()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await engine.close()
+        forget(runtime.settings)
