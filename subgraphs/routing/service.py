@@ -38,6 +38,10 @@ MAX_ALTERNATIVES = 2
 #: holiday, not for a typo's year 2206 (nothing about the roads is known that far off).
 MAX_PAST = timedelta(days=1)
 MAX_AHEAD = timedelta(days=366)
+#: How far from a point the engine looks for a road to start or end on, metres: Valhalla's
+#: own default (35 km) would route a point in a lake or on a glacier from a road kilometres
+#: away, a made-up route; past this it is NO_ROUTE. A car park's far corner is well inside.
+SEARCH_CUTOFF_M = 1000
 MAX_STATIONS = 50
 MAX_CANDIDATES = 100
 
@@ -69,7 +73,7 @@ class Point:
             )
 
     def valhalla(self) -> dict[str, float]:
-        return {"lat": self.lat, "lon": self.lon}
+        return {"lat": self.lat, "lon": self.lon, "search_cutoff": SEARCH_CUTOFF_M}
 
 
 @dataclass(frozen=True, slots=True)
