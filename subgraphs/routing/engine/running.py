@@ -1,12 +1,13 @@
 """The process's routing engine: one route pool per data directory, started beside the server.
 
-``incar serve`` (and ``incar subgraph routing``) start it as the routing subgraph's background
-work: the active map is opened, or on first use the default one is built (its phases on
-stderr), in a thread, so the other subgraphs are served meanwhile. Until the pool runs, a
-request is refused at once with ``NotReady`` (the graph's ROUTING_NOT_READY) rather than held
-for the seconds or minutes a build takes; a map that cannot be opened or built is
-``Unavailable`` with the builder's one-line reason. A process that never started the engine
-(a resolver run without the server's background work) starts it on its first request.
+``incar serve`` (and ``incar subgraph routing``) open the active map as the routing
+subgraph's background work, when there is one. Without one, the first routing request
+builds the default map (its phases on stderr) in a thread, so the other subgraphs are served
+meanwhile, and a server that is never asked for a route builds nothing (the test suite's
+many servers among them). Until the pool runs, a request is refused at once with
+``NotReady`` (the graph's ROUTING_NOT_READY) rather than held for the seconds or minutes a
+build takes; a map that cannot be opened or built is ``Unavailable`` with the builder's
+one-line reason.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from incar import maps
 from incar.runtime import Runtime
 from incar.settings import Settings
 from subgraphs.routing.engine.build import BuildError
@@ -111,10 +113,15 @@ def forget(settings: Settings) -> None:
 
 
 async def run(runtime: Runtime) -> None:
-    """The routing subgraph's background work: the engine starts with the server (the map
-    opens or builds while the other subgraphs already answer) and stops with it."""
+    """The routing subgraph's background work: the engine opens an active map with the
+    server (a missing one is built on the first request) and stops with it."""
     engine = engine_for(runtime.settings)
-    engine.start_soon()
+    try:
+        active = maps.read_active(runtime.settings.data_dir)
+    except maps.ManifestError:
+        active = None  # the first request rebuilds it, or says why it cannot
+    if active is not None:
+        engine.start_soon()
     try:
         await asyncio.Event().wait()
     finally:
