@@ -72,8 +72,9 @@ class Point:
                 Code.BAD_USER_INPUT, f"{what}: latitude within -90..90, longitude within -180..180"
             )
 
-    def valhalla(self) -> dict[str, float]:
-        return {"lat": self.lat, "lon": self.lon, "search_cutoff": SEARCH_CUTOFF_M}
+    def valhalla(self, *, cutoff: bool = True) -> dict[str, float]:
+        place = {"lat": self.lat, "lon": self.lon}
+        return {**place, "search_cutoff": SEARCH_CUTOFF_M} if cutoff else place
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +382,9 @@ async def nearest[T](
         pool,
         {
             "sources": [origin.valhalla()],
-            "targets": [c.point.valhalla() for c in on_map],
+            # A station's own point is the CPO's: one a little off the roads must not fail
+            # the whole matrix (Valhalla refuses it all for one unplaceable target).
+            "targets": [c.point.valhalla(cutoff=False) for c in on_map],
             "costing": COSTING[mode],
             "units": "kilometers",
         },
