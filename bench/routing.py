@@ -153,13 +153,15 @@ query($from: PlaceInput!, $to: PlaceInput!) {
   }
 }
 """
+#: The same without directions, which the subgraph then does not have Valhalla write.
+SUBGRAPH_ROUTES_BARE = SUBGRAPH_ROUTES.replace("directions { instruction }", "")
 
 
 def _place(point: dict[str, float]) -> dict[str, Any]:
     return {"coordinates": {"latitude": point["lat"], "longitude": point["lon"]}}
 
 
-def _with_alternates(request: dict[str, Any]) -> dict[str, Any]:
+def _with_alternates(request: dict[str, Any], *, directions: bool = True) -> dict[str, Any]:
     """What the subgraph asks Valhalla for a depart-now route with two alternatives."""
     located = [{**place, "search_cutoff": 1000} for place in request["locations"]]
     return {
@@ -168,6 +170,7 @@ def _with_alternates(request: dict[str, Any]) -> dict[str, Any]:
         "alternates": 2,
         "prioritize_bidirectional": True,
         "date_time": {"type": 1, "value": time.strftime("%Y-%m-%dT%H:%M")},
+        **({} if directions else {"directions_type": "none"}),
     }
 
 
@@ -193,10 +196,10 @@ async def _subgraph(
     await engine.start()
     pool = engine.ready()
 
-    async def through_subgraph(request: dict[str, Any]) -> int:
+    async def through_subgraph(request: dict[str, Any], query: str = SUBGRAPH_ROUTES) -> int:
         origin, destination = request["locations"]
         result = await schema.execute(
-            SUBGRAPH_ROUTES,
+            query,
             variable_values={"from": _place(origin), "to": _place(destination)},
             context_value=GraphContext(runtime=runtime),
         )
@@ -207,6 +210,7 @@ async def _subgraph(
         for request in pairs[:20]:
             await asyncio.gather(*(through_subgraph(request) for _ in range(pool.workers)))
         direct, subgraph, found = [], [], []
+        direct_bare, subgraph_bare = [], []
         for request in pairs:
             started = time.perf_counter_ns()
             actor.route(_with_alternates(request))
@@ -214,6 +218,12 @@ async def _subgraph(
             started = time.perf_counter_ns()
             found.append(await through_subgraph(request))
             subgraph.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            actor.route(_with_alternates(request, directions=False))
+            direct_bare.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            await through_subgraph(request, SUBGRAPH_ROUTES_BARE)
+            subgraph_bare.append(time.perf_counter_ns() - started)
         rng = random.Random(seed)
         origin = pairs[0]["locations"][0]
         pooled_matrix, direct_matrix = [], []
@@ -241,6 +251,8 @@ async def _subgraph(
         "routes_per_answer": round(sum(found) / len(found), 2),
         "route_2_alternates_direct": latency_summary(direct),
         "route_2_alternates_subgraph": latency_summary(subgraph),
+        "route_2_alternates_no_directions_direct": latency_summary(direct_bare),
+        "route_2_alternates_no_directions_subgraph": latency_summary(subgraph_bare),
         "matrix_1_to_100_direct": latency_summary(direct_matrix),
         "matrix_1_to_100_pool": latency_summary(pooled_matrix),
     }

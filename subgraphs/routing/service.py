@@ -89,6 +89,9 @@ class RouteQuery:
     language: str = languages.DEFAULT
     #: The energy price at the destination's charger where the caller knows it (its tariff).
     tariff_eur_per_kwh: float | None = None
+    #: Whether to have Valhalla write the directions: they are most of its time on a city
+    #: route (bench/README.md), so a caller that shows none asks for none.
+    directions: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,6 @@ class PlannedRoute:
     distance_m: float
     footprint: TripFootprint
     polyline6: str
-    points: tuple[tuple[float, float], ...]
     maneuvers: tuple[Maneuver, ...]
     language: str
     #: 0 for the route Valhalla gave first, then its alternates in its order.
@@ -208,6 +210,8 @@ def _request(
         "language": language,
         "alternates": query.alternatives,
     }
+    if not query.directions:
+        request["directions_type"] = "none"
     if arriving and query.alternatives:
         # Valhalla's arrive-by search (date_time type 2) runs its time-dependent reverse A*,
         # which finds no alternates (tests/routing/test_routes.py shows it): with
@@ -241,7 +245,7 @@ def _routes_of(
         duration = float(summary["time"])
         distance_km = float(summary["length"])
         legs = trip["legs"]
-        points = geometry.joined(leg["shape"] for leg in legs)
+        shapes = [str(leg["shape"]) for leg in legs]
         departure = moment - timedelta(seconds=duration) if arriving else moment
         found.append(
             PlannedRoute(
@@ -253,8 +257,10 @@ def _routes_of(
                 footprint=factors.footprint(
                     mode, distance_km, country=region.country, tariff_eur_per_kwh=tariff
                 ),
-                polyline6=geometry.encode(points),
-                points=tuple(points),
+                # One leg (two places): Valhalla's own string, decoded only for GeoJSON.
+                polyline6=shapes[0]
+                if len(shapes) == 1
+                else geometry.encode(geometry.joined(shapes)),
                 maneuvers=tuple(
                     Maneuver(
                         instruction=str(step.get("instruction", "")),

@@ -23,7 +23,6 @@ def route(mode: Mode, duration: float, km: float, rank: int = 0) -> PlannedRoute
         distance_m=km * 1000,
         footprint=factors.footprint(mode, km, country="FI"),
         polyline6="",
-        points=(),
         maneuvers=(),
         language="en-US",
         engine_rank=rank,

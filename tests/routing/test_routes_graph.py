@@ -5,15 +5,16 @@ driving time, and every kind of bad input refused with a code."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from incar.maps import MapManifest
-from subgraphs.routing import factors, geometry
+from subgraphs.routing import factors, geometry, service
 from subgraphs.routing.engine.running import engine_for
+from subgraphs.routing.service import Point
 from tests.routing.graph import Served, codes, served, until_ready
 
 ROUTES = """
@@ -331,3 +332,28 @@ async def test_bad_nearest_requests_are_refused_with_a_code(
     result = await graph.query(NEAREST, **{"from": SOUTH_VADUZ, **change})
     assert result.get("data") is None, result
     assert codes(result) == [code], result
+
+
+async def test_directions_are_written_only_when_asked_for(graph: Served) -> None:
+    bare = """query($from: PlaceInput!, $to: PlaceInput!) {
+      routes(from: $from, to: $to) { routes { durationSeconds } } }"""
+    with_fragment = """query($from: PlaceInput!, $to: PlaceInput!) {
+      routes(from: $from, to: $to) { routes { ...Steps } } }
+      fragment Steps on Route { durationSeconds directions { instruction } }"""
+    alone = await graph.query(bare, **{"from": TOWN_HALL, "to": STADIUM})
+    steps = await graph.query(with_fragment, **{"from": TOWN_HALL, "to": STADIUM})
+    assert alone["data"]["routes"]["routes"][0]["durationSeconds"] > 0
+    [route] = steps["data"]["routes"]["routes"]
+    assert route["directions"] and all(step["instruction"] for step in route["directions"])
+    assert route["durationSeconds"] == alone["data"]["routes"]["routes"][0]["durationSeconds"]
+    # Without directions, Valhalla writes none (the service's answer carries no maneuvers).
+    pool = engine_for(graph.runtime.settings).ready()
+    hall, stadium = (
+        Point(p["coordinates"]["latitude"], p["coordinates"]["longitude"])
+        for p in (TOWN_HALL, STADIUM)
+    )
+    now = datetime.now(UTC)
+    without = await service.plan(pool, service.RouteQuery(hall, stadium, directions=False), now=now)
+    with_them = await service.plan(pool, service.RouteQuery(hall, stadium), now=now)
+    assert without.routes[0].maneuvers == () and with_them.routes[0].maneuvers
+    assert without.routes[0].polyline6 == with_them.routes[0].polyline6

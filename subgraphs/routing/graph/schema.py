@@ -3,7 +3,7 @@ nearest by travel time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -110,6 +110,7 @@ class Query:
                 optimize_for=service.Criterion(optimize_for.name),
                 alternatives=alternatives,
                 language=language,
+                directions=_selects(info.selected_fields, "directions"),
             )
             # Checked before the engine is asked for, so bad input is refused even while
             # the map is being built.
@@ -206,6 +207,16 @@ class Query:
     )
     def routing_languages(self) -> list[str]:
         return list(languages.SUPPORTED)
+
+
+def _selects(fields: Sequence[Any], name: str) -> bool:
+    """Whether the selection asks for a field of this name at any depth (fragments too)."""
+    for field in fields:
+        if getattr(field, "name", None) == name:
+            return True
+        if _selects(getattr(field, "selections", ()), name):
+            return True
+    return False
 
 
 def _uid(data: Mapping[str, Any], key: str) -> str:

@@ -67,11 +67,10 @@ class RouteGeometry:
     polyline6: str = strawberry.field(
         description="Encoded polyline (Google's algorithm) at 6 decimals, latitude first."
     )
-    points: strawberry.Private[tuple[tuple[float, float], ...]]
 
     @strawberry.field(description="The same line as a GeoJSON LineString (longitude first).")
     def geo_json(self) -> JSON:
-        return cast(JSON, geometry.line_string(self.points))
+        return cast(JSON, geometry.line_string(geometry.decode(self.polyline6)))
 
 
 @strawberry.type(description="One way from the start to the destination, by one mode.")
@@ -117,7 +116,7 @@ class Route:
             co2_grams=round(spent.co2_g, 1),
             energy_kwh=None if spent.energy_kwh is None else round(spent.energy_kwh, 3),
             fuel_litres=None if spent.fuel_litres is None else round(spent.fuel_litres, 3),
-            geometry=RouteGeometry(polyline6=route.polyline6, points=route.points),
+            geometry=RouteGeometry(polyline6=route.polyline6),
             directions=[
                 RouteStep(
                     instruction=step.instruction,
