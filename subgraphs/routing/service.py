@@ -295,15 +295,34 @@ async def _ask(pool: RoutePool, request: dict[str, Any], *, matrix: bool = False
         raise engine_failure(failure) from None
 
 
-async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePlan:
-    """The routes of every mode asked for, with their alternatives, best first."""
+@dataclass(frozen=True, slots=True)
+class Checked:
+    modes: tuple[Mode, ...]
+    moment: datetime
+    arriving: bool
+    language: str
+
+
+def check(query: RouteQuery, *, now: datetime) -> Checked:
+    """Everything about a route query that needs no map; RoutingError if it is bad."""
     modes = check_modes(query.modes)
     if not (0 <= query.alternatives <= MAX_ALTERNATIVES):
         raise RoutingError(
             Code.BAD_USER_INPUT, f"alternatives: from 0 to {MAX_ALTERNATIVES} per mode"
         )
     moment, arriving = check_times(query.depart_at, query.arrive_by, now)
-    language = resolve_language(query.language)
+    return Checked(modes, moment, arriving, resolve_language(query.language))
+
+
+async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePlan:
+    """The routes of every mode asked for, with their alternatives, best first."""
+    checked = check(query, now=now)
+    modes, moment, arriving, language = (
+        checked.modes,
+        checked.moment,
+        checked.arriving,
+        checked.language,
+    )
     manifest = await pool.active_map()
     _on_map(manifest, query.origin, "from")
     _on_map(manifest, query.destination, "to")

@@ -26,6 +26,8 @@ async def test_the_default_map_builds_while_the_other_subgraphs_answer(tmp_path:
         # Bad input is refused as such even before the map is there.
         early = await graph.query(HELSINKI.replace("latitude: 60.1750", "latitude: 91"))
         assert codes(early) == ["BAD_USER_INPUT"], early
+        many = await graph.query(HELSINKI.replace("24.9500}})", "24.9500}}, alternatives: 5)"))
+        assert codes(many) == ["BAD_USER_INPUT"], many
         stations = await post(graph.locations, STATIONS)
         assert stations == {"data": {"stations": {"totalCount": 4}}}
         ready = await until_ready(graph, HELSINKI)

@@ -114,9 +114,7 @@ class Query:
             )
             # Checked before the engine is asked for, so bad input is refused even while
             # the map is being built.
-            service.check_modes(query.modes)
-            service.check_times(depart_at, arrive_by, context.now())
-            service.resolve_language(language)
+            service.check(query, now=context.now())
             plan = await service.plan(_pool(context), query, now=context.now())
         return RoutePlan(
             routes=[Route.of(rank, route) for rank, route in enumerate(plan.routes, start=1)],
