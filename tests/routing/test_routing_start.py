@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from subgraphs.routing.engine import running
 from subgraphs.routing.engine.build import import_map
 from tests.gateway.clients import post
 from tests.routing.conftest import extract
@@ -54,3 +57,29 @@ async def test_past_the_queue_a_route_is_routing_busy(tmp_path: Path) -> None:
     assert busy and answered
     assert all(codes(r) == ["ROUTING_BUSY"] for r in busy)
     assert all(r["data"]["routes"]["routes"] for r in answered)
+
+
+VADUZ = """{ routes(from: {coordinates: {latitude: 47.1396, longitude: 9.5226}},
+                    to: {coordinates: {latitude: 47.1406, longitude: 9.5120}}) { map } }"""
+
+
+async def test_an_unreadable_map_is_routing_unavailable_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "maps").mkdir()
+    (tmp_path / "maps" / "active.json").write_text("{ not json")
+    async with served(tmp_path) as graph:
+        for _ in range(100):
+            result = await graph.query(HELSINKI)
+            if codes(result) != ["ROUTING_NOT_READY"]:
+                break
+            await asyncio.sleep(0.05)
+        assert codes(result) == ["ROUTING_UNAVAILABLE"], result
+        assert "active.json: unreadable" in result["errors"][0]["message"]
+        # The other subgraphs are unaffected.
+        assert (await post(graph.locations, STATIONS))["data"]["stations"]["totalCount"] == 4
+        # Once the map is imported, a request after the retry interval opens it.
+        await asyncio.to_thread(import_map, tmp_path, extract("liechtenstein.osm.pbf"))
+        monkeypatch.setattr(running, "RETRY", 0.0)
+        ready = await until_ready(graph, VADUZ)
+        assert ready["data"]["routes"]["map"] == "liechtenstein", ready

@@ -7,7 +7,8 @@ meanwhile, and a server that is never asked for a route builds nothing (the test
 many servers among them). Until the pool runs, a request is refused at once with
 ``NotReady`` (the graph's ROUTING_NOT_READY) rather than held for the seconds or minutes a
 build takes; a map that cannot be opened or built is ``Unavailable`` with the builder's
-one-line reason.
+one-line reason, until a request ``RETRY`` seconds later tries again (an operator may
+have imported a map meanwhile: ``incar map import`` needs no restart of the server).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
@@ -26,6 +28,7 @@ from subgraphs.routing.engine.pbf import MapInputError
 from subgraphs.routing.engine.pool import RoutePool
 
 log = logging.getLogger("incar.routing")
+RETRY = 30.0
 
 
 class NotReady(RuntimeError):
@@ -50,6 +53,7 @@ class RoutingEngine:
         self._task: asyncio.Task[None] | None = None
         self._ready = False
         self._failure: str | None = None
+        self._failed_at = 0.0
 
     def start_soon(self) -> asyncio.Task[None]:
         """Starts opening (or building) the map unless it is under way or done."""
@@ -64,8 +68,8 @@ class RoutingEngine:
     async def _start(self) -> None:
         try:
             await self.pool.start(progress=self.progress)
-        except (MapInputError, BuildError, OSError, RuntimeError) as failure:
-            self._failure = str(failure)
+        except (MapInputError, BuildError, maps.ManifestError, OSError, RuntimeError) as failure:
+            self._failure, self._failed_at = str(failure), time.monotonic()
             log.error("routing is unavailable: %s", failure)
         else:
             self._ready = True
@@ -75,7 +79,9 @@ class RoutingEngine:
         if self._ready:
             return self.pool
         if self._failure is not None:
-            raise Unavailable(self._failure)
+            if time.monotonic() - self._failed_at < RETRY:
+                raise Unavailable(self._failure)
+            self._failure, self._task = None, None  # try again
         self.start_soon()
         raise NotReady("the map is being prepared (on first use its tiles are built)")
 
