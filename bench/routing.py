@@ -1,6 +1,8 @@
-"""Routing in process: tile build times, route latency, and the event loop beside the workers.
+"""Routing in process: tile build times, route latency, the event loop beside the workers, and
+the routing subgraph's routes and matrix.
 
-    .venv/bin/python -m bench.routing [--routes 200] [--workers 2] [--json FILE]
+    .venv/bin/python -m bench.routing [--routes 200] [--workers 2] [--part all|engine|subgraph]
+                                      [--region porto|helsinki] [--json FILE]
 
 Builds Liechtenstein (shared/osm) and the default Helsinki map in temporary data directories,
 then on Helsinki: ``--routes`` car routes between seeded random points of its bbox, one at a
@@ -8,6 +10,13 @@ time through the pool (latency as a caller sees it) and on an Actor called direc
 engine's own cost), after a warm-up that fills each Actor's tile cache; then all of them at
 once through the pool while a ticker coroutine asks the loop for 2 ms sleeps (its lag),
 beside the same routes computed on the loop itself.
+
+The subgraph part builds ``--region`` (Porto from shared/osm by default, else Helsinki) and
+runs, on pairs of seeded random points that have a car route: ``routes(alternatives: 2)``
+executed by the routing subgraph's schema in process (geometry and directions selected),
+beside Valhalla's own route with two alternates on an Actor called directly (the anchor);
+then 1-to-100 ``sources_to_targets`` matrices from one point to 100 random points around
+it, through the pool and on an Actor directly.
 """
 
 from __future__ import annotations
@@ -136,12 +145,128 @@ async def _routes(data_dir: Path, requests: list[dict[str, Any]], workers: int) 
     }
 
 
+SUBGRAPH_ROUTES = """
+query($from: PlaceInput!, $to: PlaceInput!) {
+  routes(from: $from, to: $to, alternatives: 2) {
+    routes { durationSeconds distanceMeters cost { amount } co2Grams
+             geometry { polyline6 } directions { instruction } }
+  }
+}
+"""
+#: The same without directions, which the subgraph then does not have Valhalla write.
+SUBGRAPH_ROUTES_BARE = SUBGRAPH_ROUTES.replace("directions { instruction }", "")
+
+
+def _place(point: dict[str, float]) -> dict[str, Any]:
+    return {"coordinates": {"latitude": point["lat"], "longitude": point["lon"]}}
+
+
+def _with_alternates(request: dict[str, Any], *, directions: bool = True) -> dict[str, Any]:
+    """What the subgraph asks Valhalla for a depart-now route with two alternatives."""
+    located = [{**place, "search_cutoff": 1000} for place in request["locations"]]
+    return {
+        "locations": located,
+        "costing": "auto",
+        "alternates": 2,
+        "prioritize_bidirectional": True,
+        "date_time": {"type": 1, "value": time.strftime("%Y-%m-%dT%H:%M")},
+        **({} if directions else {"directions_type": "none"}),
+    }
+
+
+async def _subgraph(
+    data_dir: Path, requests: list[dict[str, Any]], matrices: int, seed: int
+) -> dict[str, Any]:
+    import valhalla
+
+    from incar.runtime import Runtime
+    from incar.settings import Settings
+    from subgraphs.common.context import GraphContext
+    from subgraphs.routing.engine.running import engine_for
+    from subgraphs.routing.graph.schema import schema
+
+    manifest = maps.read_active(data_dir)
+    assert manifest is not None
+    actor = valhalla.Actor(str(config_file(maps.tileset_dir(data_dir, manifest.id))))
+    pairs = [r for r in requests if _direct(actor, _with_alternates(r))]
+    runtime = Runtime.create(
+        Settings(database_url=f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", data_dir=data_dir)
+    )
+    engine = engine_for(runtime.settings)
+    await engine.start()
+    pool = engine.ready()
+
+    async def through_subgraph(request: dict[str, Any], query: str = SUBGRAPH_ROUTES) -> int:
+        origin, destination = request["locations"]
+        result = await schema.execute(
+            query,
+            variable_values={"from": _place(origin), "to": _place(destination)},
+            context_value=GraphContext(runtime=runtime),
+        )
+        assert result.errors is None and result.data is not None, result.errors
+        return len(result.data["routes"]["routes"])
+
+    try:
+        for request in pairs[:20]:
+            await asyncio.gather(*(through_subgraph(request) for _ in range(pool.workers)))
+        direct, subgraph, found = [], [], []
+        direct_bare, subgraph_bare = [], []
+        for request in pairs:
+            started = time.perf_counter_ns()
+            actor.route(_with_alternates(request))
+            direct.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            found.append(await through_subgraph(request))
+            subgraph.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            actor.route(_with_alternates(request, directions=False))
+            direct_bare.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            await through_subgraph(request, SUBGRAPH_ROUTES_BARE)
+            subgraph_bare.append(time.perf_counter_ns() - started)
+        rng = random.Random(seed)
+        origin = pairs[0]["locations"][0]
+        pooled_matrix, direct_matrix = [], []
+        for _ in range(matrices):
+            targets = [
+                {
+                    "lat": origin["lat"] + rng.uniform(-0.05, 0.05),
+                    "lon": origin["lon"] + rng.uniform(-0.08, 0.08),
+                }
+                for _ in range(100)
+            ]
+            request = {"sources": [origin], "targets": targets, "costing": "auto"}
+            started = time.perf_counter_ns()
+            actor.matrix(request)
+            direct_matrix.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            await pool.matrix(request)
+            pooled_matrix.append(time.perf_counter_ns() - started)
+    finally:
+        await engine.close()
+        await runtime.close()
+    return {
+        "region": manifest.region,
+        "pairs": len(pairs),
+        "routes_per_answer": round(sum(found) / len(found), 2),
+        "route_2_alternates_direct": latency_summary(direct),
+        "route_2_alternates_subgraph": latency_summary(subgraph),
+        "route_2_alternates_no_directions_direct": latency_summary(direct_bare),
+        "route_2_alternates_no_directions_subgraph": latency_summary(subgraph_bare),
+        "matrix_1_to_100_direct": latency_summary(direct_matrix),
+        "matrix_1_to_100_pool": latency_summary(pooled_matrix),
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.routing")
     parser.add_argument("--routes", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--part", choices=("all", "engine", "subgraph"), default="all")
+    parser.add_argument("--region", choices=("porto", "helsinki"), default="porto")
+    parser.add_argument("--matrices", type=int, default=50)
     args = parser.parse_args()
     helsinki = maps.default_source()
     if helsinki is None:
@@ -149,14 +274,23 @@ async def main() -> None:
     results: dict[str, Any] = {"machine": describe()}
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        results["build"] = [
-            _build(SHARED_OSM / "liechtenstein.osm.pbf", root / "li"),
-            _build(helsinki, root / "hel"),
-        ]
-        bbox = maps.read_active(root / "hel")
-        assert bbox is not None
-        requests = _requests(bbox.bbox, args.routes, args.seed)
-        results["helsinki"] = await _routes(root / "hel", requests, args.workers)
+        if args.part in ("all", "engine"):
+            results["build"] = [
+                _build(SHARED_OSM / "liechtenstein.osm.pbf", root / "li"),
+                _build(helsinki, root / "hel"),
+            ]
+            bbox = maps.read_active(root / "hel")
+            assert bbox is not None
+            requests = _requests(bbox.bbox, args.routes, args.seed)
+            results["helsinki"] = await _routes(root / "hel", requests, args.workers)
+        if args.part in ("all", "subgraph"):
+            porto = SHARED_OSM / "porto_portugal.osm.pbf"
+            source = porto if args.region == "porto" and porto.is_file() else helsinki
+            results["subgraph_build"] = _build(source, root / "sub")
+            chosen = maps.read_active(root / "sub")
+            assert chosen is not None
+            requests = _requests(chosen.bbox, args.routes, args.seed)
+            results["subgraph"] = await _subgraph(root / "sub", requests, args.matrices, args.seed)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

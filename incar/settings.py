@@ -139,6 +139,10 @@ class Settings:
     #: The CDR ledger's origin, the first line of its checkpoints and the name its key signs
     #: under; by default incar/<hub country code>-<hub party id>/cdrs.
     ledger_origin: str = ""
+    #: The routing engine's worker threads (each with its own Valhalla Actor and tile cache)
+    #: and how many requests may wait for one before ROUTING_BUSY.
+    routing_workers: int = 2
+    routing_queue: int = 64
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -228,4 +232,6 @@ class Settings:
             gateway_port=_port("INCAR_GATEWAY_PORT", 4000),
             ledger_key_file=Path(key_file) if key_file else None,
             ledger_origin=origin,
+            routing_workers=_positive_int("INCAR_ROUTING_WORKERS", 2),
+            routing_queue=_positive_int("INCAR_ROUTING_QUEUE", 64),
         )

@@ -32,10 +32,14 @@ def subgraphs() -> dict[str, Subgraph]:
     from subgraphs.bookings import sweeper
     from subgraphs.bookings.graph.schema import schema as bookings
     from subgraphs.locations.graph.schema import schema as locations
+    from subgraphs.routing.engine import running
+    from subgraphs.routing.graph.schema import schema as routing
     from subgraphs.sessions.graph.schema import schema as sessions
 
     return {
         "locations": Subgraph("locations", locations),
         "sessions": Subgraph("sessions", sessions),
         "bookings": Subgraph("bookings", bookings, background=(sweeper.run,)),
+        # The route pool opens (on first use builds) the map while the others serve.
+        "routing": Subgraph("routing", routing, background=(running.run,)),
     }

@@ -21,6 +21,16 @@ class Code(StrEnum):
     COMMAND_TIMEOUT = "COMMAND_TIMEOUT"
     #: A subscription was asked to resume from a cursor the platform cannot replay from.
     CURSOR_UNAVAILABLE = "CURSOR_UNAVAILABLE"
+    #: A point outside the active map's area (routing).
+    OFF_MAP = "OFF_MAP"
+    #: The engine found no way between the points (no road near one, or none connecting).
+    NO_ROUTE = "NO_ROUTE"
+    #: The routing engine is still opening or building its map; ask again shortly.
+    ROUTING_NOT_READY = "ROUTING_NOT_READY"
+    #: Every routing worker is busy and its queue is full; ask again shortly.
+    ROUTING_BUSY = "ROUTING_BUSY"
+    #: The routing engine has no map (it could not be opened or built).
+    ROUTING_UNAVAILABLE = "ROUTING_UNAVAILABLE"
     INTERNAL = "INTERNAL_SERVER_ERROR"
     #: The driver's OpenID Connect provider could not be reached to check their token.
     IDP_UNAVAILABLE = "IDP_UNAVAILABLE"

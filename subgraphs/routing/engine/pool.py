@@ -1,4 +1,5 @@
-"""Routes on worker threads, each with its own Valhalla Actor; the event loop never waits.
+"""Routes and matrices on worker threads, each with its own Valhalla Actor; the event loop
+never waits.
 
 An Actor is not thread-safe (its graph reader caches tiles without locks), so each worker
 thread makes its own and is the only one to touch it. Valhalla releases the GIL while it
@@ -44,6 +45,7 @@ class RouteError(Exception):
 
 @dataclass(slots=True)
 class _Job:
+    action: str  # Valhalla's service: route or sources_to_targets
     request: str
     config: Path
     loop: asyncio.AbstractEventLoop
@@ -72,6 +74,12 @@ class RoutePool:
             raise RuntimeError("the route pool is not started")
         return self._manifest
 
+    async def active_map(self) -> MapManifest:
+        """The map the next request is answered on (the active one, rechecked as ``route``
+        does): what a point is checked against before it is routed."""
+        await self._refresh()
+        return self.manifest
+
     async def start(self, *, progress: TextIO | None = sys.stderr) -> None:
         """Opens the active map (building the default one on first use, its progress on
         ``progress``) and starts the workers; a build runs in a thread, so the loop goes on
@@ -85,6 +93,14 @@ class RoutePool:
 
     async def route(self, request: dict[str, Any]) -> dict[str, Any]:
         """Valhalla's route action (its request and answer JSON, as dicts)."""
+        return await self._run("route", request)
+
+    async def matrix(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Valhalla's sources_to_targets action: times and distances from every source to
+        every target (its request and answer JSON, as dicts)."""
+        return await self._run("sources_to_targets", request)
+
+    async def _run(self, action: str, request: dict[str, Any]) -> dict[str, Any]:
         if not self._threads:
             raise RuntimeError("the route pool is not started")
         await self._refresh()
@@ -92,7 +108,7 @@ class RoutePool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         try:
-            self._queue.put_nowait(_Job(json.dumps(request), self._config, loop, future))
+            self._queue.put_nowait(_Job(action, json.dumps(request), self._config, loop, future))
         except queue.Full:
             raise RoutingBusy(f"routing is busy ({self._queue.maxsize} routes waiting)") from None
         return await future
@@ -132,7 +148,9 @@ class RoutePool:
             try:
                 if job.config != opened:
                     actor, opened = valhalla.Actor(str(job.config)), job.config
-                answer: Any = json.loads(actor.route(job.request))
+                # pyvalhalla names the matrix method after the action's short name.
+                method = actor.matrix if job.action == "sources_to_targets" else actor.route
+                answer: Any = json.loads(method(job.request))
             except valhalla.ValhallaError as error:
                 failure = RouteError(
                     str(getattr(error, "message", error)),

