@@ -26,6 +26,7 @@ from ocpi_adapter.envelope import OcpiResponse, OcpiStatus
 from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.hubclientinfo.routes import MOUNT as HUBCLIENTINFO
 from ocpi_adapter.hubclientinfo.still_alive import StillAlive
+from ocpi_adapter.ledger import consistency as ledger_consistency
 from ocpi_adapter.middleware.body_limit import BodyLimitMiddleware
 from ocpi_adapter.middleware.loop_guard import LoopGuardMiddleware
 from ocpi_adapter.middleware.trace import TraceMiddleware
@@ -114,6 +115,7 @@ def create_app(
 
     version_routes: list[BaseRoute] = [
         *versions_routes(),
+        *ledger_consistency.ROUTES,
         *(_under(VERSION_PREFIX, route) for m in mounts for route in m.routes),
     ]
     app = Starlette(
