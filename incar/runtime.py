@@ -18,6 +18,7 @@ from incar.columns import utcnow
 from incar.db import Database
 from incar.events import EventBus, attach_factory, create_bus
 from incar.hub_key import HubKey, attach_key
+from incar.ledger_node import attach_node
 from incar.settings import Settings
 
 log = logging.getLogger("incar.runtime")
@@ -41,6 +42,7 @@ class Runtime:
         bus = create_bus(settings.event_bus, settings.database_url)
         attach_factory(db.factory, bus)
         attach_key(db.factory, HubKey(path=settings.ledger_key_path, name=settings.ledger_name))
+        attach_node(db.factory, settings.bigchaindb_url)
         return cls(settings=settings, db=db, bus=bus, clock=clock)
 
     async def start(self) -> None:

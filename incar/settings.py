@@ -139,6 +139,16 @@ class Settings:
     #: The CDR ledger's origin, the first line of its checkpoints and the name its key signs
     #: under; by default incar/<hub country code>-<hub party id>/cdrs.
     ledger_origin: str = ""
+    #: A BigchainDB node's root URL (as bigchaindb-driver's ``BigchainDB(url)``): each ledger
+    #: transaction is also posted there from a durable outbox; empty, the ledger is embedded.
+    bigchaindb_url: str = ""
+    bigchaindb_timeout: float = 10.0
+    #: The outbox's backoff after a failed post: from the first delay, doubled each time, up
+    #: to the longest (then every longest), each waited a random 50-100% of (jitter).
+    bigchaindb_retry_first: float = 1.0
+    bigchaindb_retry_longest: float = 300.0
+    #: How often the outbox looks for entries owed (another hub process may have written them).
+    bigchaindb_poll_interval: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -196,6 +206,17 @@ class Settings:
             # A signed note's key name may hold neither (c2sp.org/signed-note).
             raise SettingsError(f"INCAR_LEDGER_ORIGIN must have no spaces and no '+': {origin!r}")
         key_file = os.environ.get("INCAR_LEDGER_KEY_FILE")
+        bigchaindb_url = os.environ.get("INCAR_BIGCHAINDB_URL", "").strip().rstrip("/")
+        if bigchaindb_url and not bigchaindb_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"INCAR_BIGCHAINDB_URL must be an http:// or https:// URL, got {bigchaindb_url!r}"
+            )
+        retry_first = _seconds("INCAR_BIGCHAINDB_RETRY_FIRST", 1.0)
+        retry_longest = _seconds("INCAR_BIGCHAINDB_RETRY_LONGEST", 300.0)
+        if retry_longest < retry_first:
+            raise SettingsError(
+                "INCAR_BIGCHAINDB_RETRY_LONGEST must be at least INCAR_BIGCHAINDB_RETRY_FIRST"
+            )
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -228,4 +249,9 @@ class Settings:
             gateway_port=_port("INCAR_GATEWAY_PORT", 4000),
             ledger_key_file=Path(key_file) if key_file else None,
             ledger_origin=origin,
+            bigchaindb_url=bigchaindb_url,
+            bigchaindb_timeout=_seconds("INCAR_BIGCHAINDB_TIMEOUT", 10.0),
+            bigchaindb_retry_first=retry_first,
+            bigchaindb_retry_longest=retry_longest,
+            bigchaindb_poll_interval=_seconds("INCAR_BIGCHAINDB_POLL_INTERVAL", 1.0),
         )

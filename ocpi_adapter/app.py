@@ -34,6 +34,7 @@ from ocpi_adapter.modules import FUNCTIONAL_MOUNTS
 from ocpi_adapter.platforms.callers import CallerCache
 from ocpi_adapter.registry import ModuleMount
 from ocpi_adapter.versions import routes as versions
+from subgraphs.accounting.ledger.outbox import OutboxSender
 
 log = logging.getLogger("incar.hub")
 
@@ -106,9 +107,14 @@ def create_app(
         await runtime.start()
         still_alive = StillAlive(hub)
         still_alive.start()
+        ledger_outbox = OutboxSender.of(runtime.db, settings)
+        if ledger_outbox is not None:
+            ledger_outbox.start()
         try:
             yield
         finally:
+            if ledger_outbox is not None:
+                await ledger_outbox.stop()
             await still_alive.stop()
             await hub.close()
             await runtime.close()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from incar.hub_key import key_of
-from subgraphs.accounting.ledger import checkpoint, transactions
+from subgraphs.accounting.ledger import checkpoint, outbox, transactions
 from subgraphs.accounting.ledger.merkle import CompactRange, leaf_hash
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 
@@ -79,6 +79,7 @@ async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
         public=hub_key.public_bytes,
     )
     tx.add(entry)
+    outbox.owe(tx, entry)  # to the BigchainDB node, if there is one, with the entry
     tx.add(
         LedgerTreeHead(size=edge.size, root_hash=root, compact_range=edge.encode(), checkpoint=note)
     )
