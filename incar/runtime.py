@@ -24,6 +24,13 @@ from incar.settings import Settings
 log = logging.getLogger("incar.runtime")
 
 
+def attach_ledger(db: Database, settings: Settings) -> None:
+    """What appending to the CDR ledger needs of ``db``'s transactions: the hub's key to sign
+    with, and whether a BigchainDB node is owed each entry."""
+    attach_key(db.factory, HubKey(path=settings.ledger_key_path, name=settings.ledger_name))
+    attach_node(db.factory, settings.bigchaindb_url)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -41,8 +48,7 @@ class Runtime:
         db = Database(settings.database_url)
         bus = create_bus(settings.event_bus, settings.database_url)
         attach_factory(db.factory, bus)
-        attach_key(db.factory, HubKey(path=settings.ledger_key_path, name=settings.ledger_name))
-        attach_node(db.factory, settings.bigchaindb_url)
+        attach_ledger(db, settings)
         return cls(settings=settings, db=db, bus=bus, clock=clock)
 
     async def start(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from incar.db import Database, migrate_async
+from incar.runtime import attach_ledger
 from incar.settings import Settings
 
 
@@ -39,6 +40,26 @@ async def run_outbox(settings: Settings, *, as_json: bool) -> int:
     return 0
 
 
+async def run_backfill(settings: Settings, *, batch: int) -> int:
+    from subgraphs.accounting.ledger.backfill import backfill
+
+    await migrate_async(settings.database_url)
+    db = Database(settings.database_url)
+    attach_ledger(db, settings)
+    try:
+        appended = await backfill(db, batch=batch)
+    finally:
+        await db.dispose()
+    print(f"appended {appended} CDRs without a ledger entry")
+    return 0
+
+
+def _batch(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a batch is a whole number 1 or more, got {value!r}")
+    return int(value)
+
+
 def add(actions: Any, *, settings: Callable[[argparse.Namespace], Settings]) -> None:
     """Adds the actions to ``incar ledger``; ``settings`` reads the settings of a call."""
     import asyncio
@@ -48,3 +69,15 @@ def add(actions: Any, *, settings: Callable[[argparse.Namespace], Settings]) -> 
     )
     shown.add_argument("--json", action="store_true")
     shown.set_defaults(run=lambda args: asyncio.run(run_outbox(settings(args), as_json=args.json)))
+
+    backfilling = actions.add_parser(
+        "backfill",
+        help="append every stored CDR without a ledger entry (stored before the ledger), in "
+        "stored order, once (each hub start does it too)",
+    )
+    backfilling.add_argument(
+        "--batch", type=_batch, default=500, help="CDRs per transaction (default 500)"
+    )
+    backfilling.set_defaults(
+        run=lambda args: asyncio.run(run_backfill(settings(args), batch=args.batch))
+    )
