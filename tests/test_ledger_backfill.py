@@ -53,7 +53,9 @@ async def stored_before_the_ledger(*cdr_ids: str) -> AsyncIterator[str]:
                     key = documents.key(data["country_code"], data["party_id"], data["id"])
                     tx.add(
                         Cdr(
-                            **key,
+                            country_code=key["country_code"],
+                            party_id=key["party_id"],
+                            object_id=key["object_id"],
                             last_updated=parse_timestamp(data["last_updated"]),
                             data=data,
                             emsp_country_code=EMSP[0],
