@@ -7,6 +7,7 @@ hub to a strict eMSP, and the hub posts each ledger transaction to a stand-in no
 - a node that was down gets what it missed, after retries;
 - a hub restarted in the middle of its outbox delivers the rest, nothing twice;
 - a transaction the node calls invalid (400) is not sent again, and is listed and logged;
+- a killed ``incar serve`` process, started again, delivers what it owed;
 - without INCAR_BIGCHAINDB_URL the ledger writes no outbox.
 """
 
@@ -17,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -28,6 +30,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from incar.db import Database
 from incar.hub_key import HubKey
 from subgraphs.accounting.ledger import outbox, transactions
 from subgraphs.accounting.ledger.bigchaindb import Delivered, NodeClient, Refused
@@ -36,7 +39,14 @@ from tests.peers.strict.peer import running_peer
 from tests.support.bigchaindb_node import StandInNode, running_node
 from tests.support.databases import fresh_database
 from tests.support.hub import HubUnderTest, serving_hub
-from tests.support.hub_process import free_port, incar_env, run_incar
+from tests.support.hub_process import (
+    free_port,
+    hub_process,
+    incar_env,
+    onboard,
+    register_at,
+    run_incar,
+)
 from tests.test_cdr_ledger import CPO, EMSP, Net, network, spelt, status
 
 FAST: dict[str, Any] = {
@@ -253,3 +263,57 @@ def _canonical(data: dict[str, Any]) -> bytes:
     from bigchaindb_driver.common.utils import serialize
 
     return str(serialize(data)).encode()
+
+
+async def test_a_killed_incar_serve_delivers_the_rest_when_started_again() -> None:
+    """The sender of a real ``incar serve`` process, killed (SIGKILL) with entries owed."""
+    node = StandInNode(fail=10**6)  # 503 until the test says otherwise
+    async with (
+        fresh_database() as database,
+        running_node(node) as url,
+        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
+        running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp,
+    ):
+        with tempfile.TemporaryDirectory(prefix="incar-outbox-") as folder:
+            port = free_port()
+            env = incar_env(
+                database,
+                Path(folder) / "data",
+                port,
+                INCAR_BIGCHAINDB_URL=url,
+                INCAR_BIGCHAINDB_RETRY_FIRST="0.05",
+                INCAR_BIGCHAINDB_RETRY_LONGEST="0.2",
+                INCAR_BIGCHAINDB_POLL_INTERVAL="0.05",
+            )
+            async with hub_process(env, port, Path(folder) / "hub.log") as hub:
+                for peer, role, party in ((cpo, "CPO", CPO), (emsp, "EMSP", EMSP)):
+                    await register_at(peer, hub.url, await onboard(database, role, party))
+                for cdr_id in ("BK1", "BK2", "BK3"):
+                    body = spelt(cdr(CPO, cdr_id, EMSP))
+                    answer = await cpo.call(
+                        "POST", hub.endpoint("cdrs", "receiver"), to=EMSP, content=body
+                    )
+                    assert status(answer) == 1000
+                await eventually(lambda: _true(len(node.posts) >= 3), "posts failed")
+                hub.signal(signal.SIGKILL)
+                await hub.wait_exit()
+                db = Database(database)
+                try:
+                    states = await _states(db)
+                    assert states == ["pending"] * 3, states
+                    node.fail = 0
+                    await hub.start()
+
+                    async def all_delivered() -> bool:
+                        return await _states(db) == ["delivered"] * 3
+
+                    await eventually(all_delivered, f"delivered after the restart\n{hub.output()}")
+                finally:
+                    await db.dispose()
+    assert len(node.held) == 3
+
+
+async def _states(db: Database) -> list[str]:
+    async with db.transaction() as tx:
+        found = await tx.execute(sa.text("SELECT state FROM ledger_outbox ORDER BY idx"))
+        return [state for (state,) in found]
