@@ -71,11 +71,15 @@ async def test_the_forwarded_cdr_is_unchanged_and_its_entry_goes_beside_it(net: 
 async def test_a_page_carries_the_latest_head_and_each_cdrs_index(net: Net) -> None:
     for cdr_id in ("LG1", "LG2", "LG3"):
         assert status(await net.post(spelt(cdr(CPO, cdr_id, EMSP)))) == 1000
+    # A stored CDR with a number no float holds is read for its key all the same.
+    assert status(await net.post(b'{"x_big":1E400,' + spelt(cdr(CPO, "LG4", EMSP))[1:])) == 1000
     page = await net.emsp.call("GET", net.hub.endpoint("cdrs", "sender") + "?limit=2&offset=1")
     ids = [c["id"] for c in assert_envelope(page)["data"]]
     assert ids == ["LG2", "LG3"]
     assert page.headers[INDEX] == "1,2"
-    assert head_of(net, page.headers).size == 3
+    assert head_of(net, page.headers).size == 4
+    rest = await net.emsp.call("GET", net.hub.endpoint("cdrs", "sender") + "?offset=3")
+    assert rest.headers[INDEX] == "3"
 
 
 async def test_a_party_checks_that_a_later_head_extends_the_one_it_kept(net: Net) -> None:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incar import documents
+from incar import documents, exactjson
 from incar.documents import Page
 from subgraphs.accounting.ledger import heads
 from subgraphs.accounting.ledger.log import CdrKey, latest_head
@@ -59,7 +58,8 @@ async def of_cdr(tx: AsyncSession, cdr: Mapping[str, object]) -> dict[str, str]:
 async def of_page(tx: AsyncSession, page: Page) -> dict[str, str]:
     """The headers of a page of CDRs: the latest head (read after the page, so it covers
     every entry named) and each CDR's index, in the page's order."""
-    keys = [cdr_key(orjson.loads(text)) for text in page.items]
+    # The stored texts, read as the hub reads what it stored (a 1E400 is not a float here).
+    keys = [cdr_key(exactjson.parse_stored(text)) for text in page.items]
     entries = await heads.entries_of(tx, keys)
     head = await latest_head(tx)
     if head is None:
