@@ -86,7 +86,7 @@ class OutboxSender:
         self.settings = settings
         self.node = NodeClient(settings.bigchaindb_url, timeout=settings.bigchaindb_timeout)
         self._task: asyncio.Task[None] | None = None
-        self._failures = 0  # failed posts in a row, for the backoff
+        self._failures = 0  # rounds in a row that ended in a failure, for the backoff
 
     @classmethod
     def of(cls, db: Database, settings: Settings) -> OutboxSender | None:
