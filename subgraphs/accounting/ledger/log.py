@@ -79,9 +79,9 @@ async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
         public=hub_key.public_bytes,
     )
     tx.add(entry)
-    outbox.owe(tx, entry)  # to the BigchainDB node, if there is one, with the entry
     tx.add(
         LedgerTreeHead(size=edge.size, root_hash=root, compact_range=edge.encode(), checkpoint=note)
     )
     await tx.flush()
+    await outbox.owe(tx, [entry.idx])  # to the BigchainDB node, if there is one, with the entry
     return entry

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -49,11 +49,18 @@ ROUND = 100  # rows one round reads; a full round goes on with the next at once
 IN_FLIGHT = 8
 
 
-def owe(tx: AsyncSession, entry: LedgerEntry) -> None:
-    """Owes ``entry`` to the node, in the entry's transaction; nothing when the ledger is
-    embedded (no node configured)."""
-    if node_of(tx):
-        tx.add(LedgerOutbox(idx=entry.idx, state=PENDING))
+async def owe(tx: AsyncSession, indices: Sequence[int]) -> None:
+    """Owes the entries ``indices`` (written already in ``tx``) to the node, in their
+    transaction; nothing when the ledger is embedded (no node configured)."""
+    if node_of(tx) and indices:
+        now = utcnow()
+        await tx.execute(
+            sa.insert(LedgerOutbox),
+            [
+                {"idx": idx, "state": PENDING, "attempts": 0, "next_attempt_at": now}
+                for idx in indices
+            ],
+        )
 
 
 def backoff(
