@@ -293,6 +293,14 @@ def _add_map(commands: Any) -> None:
     show.set_defaults(run=_map_show)
 
 
+def _add_ledger(commands: Any) -> None:
+    from incar_cli import ledger_admin
+
+    ledger = commands.add_parser("ledger", help="the CDR ledger: its outbox, its backfill")
+    actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ledger_admin.add(actions, settings=_settings)
+
+
 def _run_async(
     function: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -366,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_login(commands)
     _add_map(commands)
+
+    _add_ledger(commands)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)

@@ -26,6 +26,7 @@ from ocpi_adapter.envelope import OcpiResponse, OcpiStatus
 from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.hubclientinfo.routes import MOUNT as HUBCLIENTINFO
 from ocpi_adapter.hubclientinfo.still_alive import StillAlive
+from ocpi_adapter.ledger import consistency as ledger_consistency
 from ocpi_adapter.middleware.body_limit import BodyLimitMiddleware
 from ocpi_adapter.middleware.loop_guard import LoopGuardMiddleware
 from ocpi_adapter.middleware.trace import TraceMiddleware
@@ -33,6 +34,8 @@ from ocpi_adapter.modules import FUNCTIONAL_MOUNTS
 from ocpi_adapter.platforms.callers import CallerCache
 from ocpi_adapter.registry import ModuleMount
 from ocpi_adapter.versions import routes as versions
+from subgraphs.accounting.ledger.backfill import backfill
+from subgraphs.accounting.ledger.outbox import OutboxSender
 
 log = logging.getLogger("incar.hub")
 
@@ -103,17 +106,25 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        # Before the first request, so CDRs stored before the ledger keep their order in it.
+        await backfill(runtime.db)
         still_alive = StillAlive(hub)
         still_alive.start()
+        ledger_outbox = OutboxSender.of(runtime.db, settings)
+        if ledger_outbox is not None:
+            ledger_outbox.start()
         try:
             yield
         finally:
+            if ledger_outbox is not None:
+                await ledger_outbox.stop()
             await still_alive.stop()
             await hub.close()
             await runtime.close()
 
     version_routes: list[BaseRoute] = [
         *versions_routes(),
+        *ledger_consistency.ROUTES,
         *(_under(VERSION_PREFIX, route) for m in mounts for route in m.routes),
     ]
     app = Starlette(

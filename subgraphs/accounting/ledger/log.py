@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from incar.hub_key import key_of
-from subgraphs.accounting.ledger import checkpoint, transactions
+from subgraphs.accounting.ledger import checkpoint, outbox, transactions
 from subgraphs.accounting.ledger.merkle import CompactRange, leaf_hash
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 
@@ -83,4 +83,5 @@ async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
         LedgerTreeHead(size=edge.size, root_hash=root, compact_range=edge.encode(), checkpoint=note)
     )
     await tx.flush()
+    await outbox.owe(tx, [entry.idx])  # to the BigchainDB node, if there is one, with the entry
     return entry

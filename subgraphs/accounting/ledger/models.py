@@ -39,3 +39,25 @@ class LedgerTreeHead(SQLModel, table=True):
     compact_range: bytes = Field(sa_type=sa.LargeBinary)
     checkpoint: str = Field(sa_type=sa.Text)  # the C2SP signed note, as signed
     signed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class LedgerOutbox(SQLModel, table=True):
+    """An entry owed to the BigchainDB node (``INCAR_BIGCHAINDB_URL``), written in the entry's
+    transaction; the outbox's sender (``outbox.py``) posts it and records how that went."""
+
+    __tablename__ = "ledger_outbox"
+    __table_args__ = (sa.Index("ix_ledger_outbox_due", "state", "next_attempt_at"),)
+
+    idx: int = Field(
+        sa_column=sa.Column(
+            sa.BigInteger(),
+            sa.ForeignKey("ledger_entry.idx"),
+            primary_key=True,
+            autoincrement=False,
+        )
+    )
+    state: str = Field(max_length=9)  # pending, delivered or refused (the node's 400)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
