@@ -1,12 +1,13 @@
 """The tariff calculator: what a charging session costs under an OCPI 2.2.1 Tariff.
 
-One calculator for the graph's price estimates and, later, for accounting. It reads the Tariff
-JSON the hub stores and a ``ChargingScenario``; docs/pricing.md states the rules it follows
-where the spec is silent.
+One calculator for the graph's price estimates (``estimate``: a Tariff and a planned
+``ChargingScenario``) and for accounting (``price_cdr``: a CDR's ChargingPeriods under the
+tariffs it names). docs/pricing.md states the rules it follows where the spec is silent.
 """
 
 from __future__ import annotations
 
+from subgraphs.locations.pricing.cdr import CdrPrice, price_cdr
 from subgraphs.locations.pricing.errors import PricingError
 from subgraphs.locations.pricing.estimate import (
     DimensionTotal,
@@ -19,6 +20,7 @@ from subgraphs.locations.pricing.tariff import Dimension
 from subgraphs.locations.pricing.text import tariff_text
 
 __all__ = [
+    "CdrPrice",
     "ChargingScenario",
     "Dimension",
     "DimensionTotal",
@@ -27,5 +29,6 @@ __all__ = [
     "PricingError",
     "Reservation",
     "estimate",
+    "price_cdr",
     "tariff_text",
 ]

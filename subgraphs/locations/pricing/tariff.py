@@ -66,6 +66,14 @@ class Restrictions:
     """``date.weekday()`` numbers (Monday is 0)."""
     reservation: ReservationKind | None = None
 
+    @property
+    def local(self) -> bool:
+        """Whether it reads the Location's wall clock (a time, a date or a day of the week)."""
+        return bool(
+            {self.start_time, self.end_time, self.start_date, self.end_date} - {None}
+            or self.days_of_week
+        )
+
 
 @dataclass(frozen=True)
 class TariffElement:
@@ -107,7 +115,7 @@ class Tariff:
         return any(c.vat is not None for e in self.elements for c in e.components)
 
 
-def _number(value: Any, where: str) -> Decimal:
+def number(value: Any, where: str) -> Decimal:
     # JSON numbers arrive as int or float (or Decimal from a Decimal-parsing loader); str(float)
     # is the shortest repr, so 0.25 becomes Decimal("0.25") and not its binary approximation.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
@@ -120,7 +128,7 @@ def _number(value: Any, where: str) -> Decimal:
 
 def _optional_number(data: Mapping[str, Any], field: str, where: str) -> Decimal | None:
     value = data.get(field)
-    return None if value is None else _number(value, f"{where}.{field}")
+    return None if value is None else number(value, f"{where}.{field}")
 
 
 def _integer(data: Mapping[str, Any], field: str, where: str) -> int | None:
@@ -153,7 +161,7 @@ def _date(value: Any, where: str) -> date | None:
         raise PricingError(f"tariff: {where} is not YYYY-MM-DD") from None
 
 
-def _timestamp(value: Any, where: str) -> datetime | None:
+def timestamp(value: Any, where: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -197,7 +205,7 @@ def _component(data: Mapping[str, Any], where: str) -> PriceComponent:
         raise PricingError(f"tariff: {where}.type {data.get('type')!r} is unknown")
     return PriceComponent(
         dimension=Dimension(data["type"]),
-        price=_number(data.get("price"), f"{where}.price"),
+        price=number(data.get("price"), f"{where}.price"),
         vat=_optional_number(data, "vat", where),
         step_size=_integer(data, "step_size", where) or 0,
     )
@@ -207,7 +215,7 @@ def _price(data: Mapping[str, Any] | None, where: str) -> Price | None:
     if data is None:
         return None
     return Price(
-        excl_vat=_number(data.get("excl_vat"), f"{where}.excl_vat"),
+        excl_vat=number(data.get("excl_vat"), f"{where}.excl_vat"),
         incl_vat=_optional_number(data, "incl_vat", where),
     )
 
@@ -241,7 +249,7 @@ def parse_tariff(data: Mapping[str, Any]) -> Tariff:
         ),
         min_price=_price(data.get("min_price"), "min_price"),
         max_price=_price(data.get("max_price"), "max_price"),
-        start_date_time=_timestamp(data.get("start_date_time"), "start_date_time"),
-        end_date_time=_timestamp(data.get("end_date_time"), "end_date_time"),
+        start_date_time=timestamp(data.get("start_date_time"), "start_date_time"),
+        end_date_time=timestamp(data.get("end_date_time"), "end_date_time"),
         alt_text=parse_alt_text(data.get("tariff_alt_text")),
     )
