@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from subgraphs.accounting.models import Amount, PriceCheck, PriceCheckStatus
 from subgraphs.locations import service as locations
 from subgraphs.locations.pricing import CdrPrice, PricingError, price_cdr
-from subgraphs.locations.pricing.cdr import charging_periods
+from subgraphs.locations.pricing.cdr import named_tariffs, reads_local_time
 from subgraphs.locations.pricing.currency import minor_unit
 from subgraphs.locations.pricing.tariff import number, timestamp
 
@@ -99,13 +99,12 @@ def carried_tariffs(cdr: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 async def _stored_tariffs(
-    tx: AsyncSession, cdr: Mapping[str, Any], carried: Mapping[str, Mapping[str, Any]]
+    tx: AsyncSession, cdr: Mapping[str, Any], missing: set[str]
 ) -> dict[str, Mapping[str, Any]]:
     """The tariffs the CDR's periods name and it does not carry, as the hub stores them."""
     start = timestamp(cdr.get("start_date_time"), "cdr: start_date_time")
-    named = {p.tariff_id for p in charging_periods(cdr) if p.tariff_id} - set(carried)
     found: dict[str, Mapping[str, Any]] = {}
-    for tariff_id in sorted(named):
+    for tariff_id in sorted(missing):
         stored = await locations.get_tariff(
             tx,
             country_code=str(cdr["country_code"]),
@@ -150,14 +149,21 @@ def first_line(error: BaseException) -> str:
 async def of(tx: AsyncSession, cdr: Mapping[str, Any]) -> PriceCheck:
     """The check of a CDR the hub is storing in ``tx``; never raises.
 
-    Its reads run in a savepoint: a failing query is rolled back to it, and the CDR's own
-    transaction goes on.
+    Its reads (the tariffs the CDR names but does not carry; the Location's time_zone, when a
+    tariff reads the local time) run in a savepoint: a failing query is rolled back to it, and
+    the CDR's own transaction goes on.
     """
     try:
         carried = carried_tariffs(cdr)
-        async with tx.begin_nested():
-            stored = await _stored_tariffs(tx, cdr, carried)
-            zone = await _zone(tx, cdr)
+        missing = named_tariffs(cdr) - set(carried)
+        stored: dict[str, Mapping[str, Any]] = {}
+        zone = None
+        # Most CDRs carry their tariffs, without local-time restrictions: no read at all.
+        if missing or reads_local_time(carried):
+            async with tx.begin_nested():
+                stored = await _stored_tariffs(tx, cdr, missing)
+                if reads_local_time({**stored, **carried}):
+                    zone = await _zone(tx, cdr)
         return check(cdr, {**stored, **carried}, zone=zone).result
     except PricingError as error:
         return PriceCheck(PriceCheckStatus.UNPRICEABLE, reason=str(error))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,7 @@ SESSION_VOLUMES = (
     ("PARKING_TIME", Dimension.PARKING_TIME),
 )
 RESERVATION_VOLUMES = (("RESERVATION_TIME", Dimension.TIME),)
+ZERO = Fraction(0)
 
 
 @dataclass(frozen=True)
@@ -58,17 +60,17 @@ class ChargingPeriod:
     volumes: dict[str, Fraction] = field(default_factory=dict)
 
     def volume(self, kind: str) -> Fraction:
-        return self.volumes.get(kind, Fraction(0))
+        return self.volumes.get(kind, ZERO)
 
-    @property
+    @cached_property
     def reserved(self) -> bool:
         return bool(self.volume("RESERVATION_TIME"))
 
-    @property
+    @cached_property
     def charging(self) -> bool:
         return bool(self.volume("TIME") or self.volume("ENERGY"))
 
-    @property
+    @cached_property
     def in_session(self) -> bool:
         """Part of the charging session (not only of the reservation before it)."""
         return not self.reserved or any(self.volume(kind) for kind, _ in SESSION_VOLUMES)
@@ -77,7 +79,7 @@ class ChargingPeriod:
         given = [self.volumes[kind] for kind in (low, high) if kind in self.volumes]
         return sum(given, Fraction(0)) / len(given) if given else None
 
-    @property
+    @cached_property
     def power_kw(self) -> Fraction | None:
         """While charging: the energy over the charging time (or the period's length), else
         the middle of MIN_POWER and MAX_POWER; zero while nothing is charged."""
@@ -88,7 +90,7 @@ class ChargingPeriod:
             return self.volume("ENERGY") / hours
         return self._middle("MIN_POWER", "MAX_POWER")
 
-    @property
+    @cached_property
     def current_a(self) -> Fraction | None:
         """While charging: the middle of MIN_CURRENT and MAX_CURRENT (sums over all phases)."""
         if not self.charging:
@@ -168,6 +170,24 @@ def charging_periods(cdr: Mapping[str, Any]) -> list[ChargingPeriod]:
             )
         )
     return found
+
+
+def named_tariffs(cdr: Mapping[str, Any]) -> set[str]:
+    """The (upper-cased) ids of the tariffs the CDR's periods name."""
+    return {p.tariff_id for p in charging_periods(cdr) if p.tariff_id}
+
+
+def reads_local_time(tariffs: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether any of these tariffs has a time, date or day-of-week restriction (a tariff
+    that cannot be parsed does not: pricing it will say what is wrong)."""
+    for data in tariffs.values():
+        try:
+            tariff = parse_tariff(data)
+        except PricingError:
+            continue
+        if any(e.restrictions.local for e in tariff.elements):
+            return True
+    return False
 
 
 def _parsed(
