@@ -95,6 +95,7 @@ def _as_json(cdr: Mapping[str, Any], checked: Checked, price: CdrPrice) -> str:
             "credit": price.credit,
             "tariff_ids": list(price.tariff_ids),
             "breakdown": breakdown,
+            "stated_breakdown": {name: cdr.get(field) for name, field in STATED.items()},
             "lines": [
                 {
                     "dimension": str(line.dimension),
@@ -132,6 +133,28 @@ def _dimensions(price: CdrPrice) -> list[tuple[str, Any]]:
 
 
 UNITS = {"energy": "kWh", "time": "h", "parking": "h", "flat": "", "reservation": "h"}
+# The CDR's own cost of each part, shown beside the calculation (information only: the check
+# compares total_cost). total_fixed_cost leaves out parking and reservation fees, which the
+# breakdown's flat does too.
+STATED = {
+    "energy": "total_energy_cost",
+    "time": "total_time_cost",
+    "parking": "total_parking_cost",
+    "flat": "total_fixed_cost",
+    "reservation": "total_reservation_cost",
+}
+
+
+def _stated_part(cdr: Mapping[str, Any], name: str, places: int) -> str:
+    stated = cdr.get(STATED[name])
+    if not isinstance(stated, Mapping):
+        return ""
+    try:
+        excl = _number(stated.get("excl_vat"), places)
+        incl = _number(stated.get("incl_vat"), places)
+    except (ArithmeticError, ValueError):
+        return f"  {STATED[name]}: {stated}"
+    return f"  {STATED[name]}: {excl} / {incl}"
 
 
 def _number(value: Decimal | float | None, places: int = 0) -> str:
@@ -156,7 +179,7 @@ def _as_text(cdr: Mapping[str, Any], checked: Checked, price: CdrPrice) -> str:
         quantity = f"{_number(total.quantity)} {UNITS[name]}".strip()
         rows.append(
             f"{name:<19}{quantity:>12}  {_number(total.excl_vat, places):>12}  "
-            f"{_number(total.incl_vat, places):>12}"
+            f"{_number(total.incl_vat, places):>12}" + _stated_part(cdr, name, places)
         )
     calculated, stated = result.calculated, cdr.get("total_cost") or {}
     assert calculated is not None  # priced

@@ -82,7 +82,8 @@ class Net:
 
     async def ledger_size(self) -> int:
         async with self.hub.hub.db.transaction() as tx:
-            return int((await tx.execute(sa.text("SELECT COUNT(*) FROM ledger_entry"))).scalar_one())
+            counted = await tx.execute(sa.text("SELECT COUNT(*) FROM ledger_entry"))
+            return int(counted.scalar_one())
 
 
 @contextlib.asynccontextmanager

@@ -50,7 +50,10 @@ def test_the_spec_example_prints_its_breakdown_and_matches() -> None:
     lines = done.stdout.splitlines()
     # 1.973 h billed in 300 s steps = 2 h x 2.00 = 4.00, x 1.10 = 4.40 (the CDR's own total).
     assert lines[0] == "CDR BE*BEC 12345 in EUR, tariffs 12"
-    assert lines[3].split() == ["time", "2", "h", "4.00", "4.40"]
+    # Beside it what the CDR states for that part (its total_time_cost).
+    assert lines[3].split() == ["time", "2", "h", "4.00", "4.40", "total_time_cost:", "4.00",
+                                "/", "4.40"]  # fmt: skip
+    assert lines[2].split() == ["energy", "0", "kWh", "0.00", "0.00"]  # no total_energy_cost
     assert lines[7].split() == ["total_cost", "4.00", "4.40"]
     assert lines[8].split() == ["stated", "total_cost", "4.00", "4.40"]
     assert lines[9] == "matches: yes (within one minor unit of the currency)"
@@ -73,6 +76,7 @@ def test_json_with_a_tariff_file_and_a_mismatch(tmp_path: Path) -> None:
     assert out["difference"] == {"excl_vat": 0.5, "incl_vat": 0.62}
     assert out["breakdown"]["energy"] == {"quantity": 8.3, "excl_vat": 2.49, "incl_vat": 3.0876}
     assert out["breakdown"]["parking"]["quantity"] == 0.25
+    assert out["stated_breakdown"]["energy"] is None  # the CDR states no total_energy_cost
     assert [line["dimension"] for line in out["lines"]] == ["ENERGY", "TIME", "PARKING_TIME"]
 
 

@@ -95,6 +95,32 @@ def test_tariff_4_monday_breakdown_with_a_vat_per_component() -> None:
     assert totals(result) == (D("9.00"), D("10.30"))
 
 
+def test_tariff_4_saturday_gives_what_its_rules_give_not_the_spec_table() -> None:
+    t = spec_example("tariff_4_complex.json")
+    # Saturday 2026-12-05 13:30, 114 min charging at 43 A, then 71 min parking.
+    cdr = priced_cdr(
+        "T4-SAT",
+        [
+            (
+                "2026-12-05T13:30",
+                {"TIME": 1.9, "ENERGY": 50.0, "MIN_CURRENT": 43.0, "MAX_CURRENT": 43.0},
+                "14",
+            ),
+            ("2026-12-05T15:24", {"PARKING_TIME": 71 / 60}, "14"),
+        ],
+        end="2026-12-05T16:35",
+        total_cost={"excl_vat": 12.28, "incl_vat": 13.861},
+    )
+    result = price(cdr, t)
+    # FLAT 2.50 (2.875 at 15 %); TIME at >= 32 A on a weekend, 1.25/h x 1.9 h = 2.375 (2.85 at
+    # 20 %), not rounded as parking follows; PARKING Saturday 10-17: 71 min -> 75 min x 6.00/h
+    # = 7.50 (8.25 at 10 %). 12.375 -> 12.38 excl., 13.975 -> 13.98 incl. The spec's table
+    # says 2.28 for the charging time (114 min at 1.25/h is 2.375) and so 12.28 / 13.861.
+    assert result.time.excl_vat == D("2.375")
+    assert result.parking.excl_vat == D("7.5")
+    assert totals(result) == (D("12.38"), D("13.98"))
+
+
 def test_tariff_4_needs_the_current_its_restrictions_name() -> None:
     t = spec_example("tariff_4_complex.json")
     cdr = priced_cdr(
