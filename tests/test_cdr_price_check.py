@@ -208,6 +208,23 @@ async def test_a_tariff_updated_after_the_session_is_not_judged(net: Net) -> Non
     assert "updated at 2026-12-01T00:00:00+00:00, after the session started" in check.reason
 
 
+async def test_a_number_too_big_for_exact_arithmetic_is_unpriceable_at_once(net: Net) -> None:
+    # 1E-99999999 is a valid OCPI number (0.0 as a float); exactly it is a hundred-million-
+    # digit fraction: the check refuses it rather than hang the hub on it.
+    text = orjson.dumps(
+        priced_cdr("PC9", PERIODS, end=END, total_cost={"excl_vat": 4.89}, tariffs=[STEPS])
+    ).replace(b'"volume":8.25', b'"volume":1E-99999999')
+    answer = await net.cpo.call("POST", net.hub.endpoint("cdrs", "receiver"), to=EMSP, content=text)
+    assert assert_envelope(answer)["status_code"] == 1000
+    check = await net.checked("PC9")
+    assert check is not None
+    assert check.status is PriceCheckStatus.UNPRICEABLE
+    assert check.reason == (
+        "cdr: charging_periods[0].dimensions[0].volume 1E-99999999 has more than 30 digits or "
+        "is beyond 1E+/-30"
+    )
+
+
 async def test_a_failing_check_never_costs_the_cdr_its_place(net: Net) -> None:
     # Behind the hub's back the tariff table goes away: the check's read fails in the
     # database. The CDR is still stored, forwarded and appended; its check says why not.

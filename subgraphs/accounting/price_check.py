@@ -49,8 +49,8 @@ def _stated(cdr: Mapping[str, Any]) -> Amount:
         raise PricingError("cdr: total_cost is missing")
     incl = total.get("incl_vat")
     return Amount(
-        excl_vat=number(total.get("excl_vat"), "cdr: total_cost.excl_vat"),
-        incl_vat=None if incl is None else number(incl, "cdr: total_cost.incl_vat"),
+        excl_vat=number(total.get("excl_vat"), "total_cost.excl_vat", of="cdr"),
+        incl_vat=None if incl is None else number(incl, "total_cost.incl_vat", of="cdr"),
     )
 
 
@@ -102,7 +102,7 @@ async def _stored_tariffs(
     tx: AsyncSession, cdr: Mapping[str, Any], missing: set[str]
 ) -> dict[str, Mapping[str, Any]]:
     """The tariffs the CDR's periods name and it does not carry, as the hub stores them."""
-    start = timestamp(cdr.get("start_date_time"), "cdr: start_date_time")
+    start = timestamp(cdr.get("start_date_time"), "start_date_time", of="cdr")
     found: dict[str, Mapping[str, Any]] = {}
     for tariff_id in sorted(missing):
         stored = await locations.get_tariff(
@@ -113,7 +113,7 @@ async def _stored_tariffs(
         )
         if stored is None:
             continue  # the calculator names it unknown
-        updated = timestamp(stored.get("last_updated"), "tariff: last_updated")
+        updated = timestamp(stored.get("last_updated"), "last_updated")
         if start is not None and updated is not None and updated > start:
             raise PricingError(
                 f"tariff {tariff_id} is stored as updated at {updated.isoformat()}, after the "

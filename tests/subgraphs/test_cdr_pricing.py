@@ -5,6 +5,7 @@ own. Every expected number is worked out by hand in the comment beside it.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -413,8 +414,25 @@ def test_what_cannot_be_priced_says_why() -> None:
         price({**cdr, "charging_periods": [{**cdr["charging_periods"][0], "tariff_id": "STEPS"}]},
               dollars)  # fmt: skip
     broken = {**cdr, "charging_periods": [{"start_date_time": "yesterday", "dimensions": []}]}
-    with pytest.raises(PricingError, match=r"charging_periods\[0\].start_date_time"):
+    with pytest.raises(PricingError, match=r"^cdr: charging_periods\[0\].start_date_time is not"):
         price(broken, STEPS)
+
+
+@pytest.mark.parametrize("volume", ["1E-99999999", "1E+99999999", "0.1" + "0" * 40 + "1"])
+def test_a_number_exact_arithmetic_cannot_take_is_refused_not_computed(volume: str) -> None:
+    # A valid OCPI number (a float: 1E-99999999 is 0.0) whose exact value would need a
+    # hundred-million-digit integer: refused at once, or the hub would hang on the CDR.
+    from incar.exactjson import parse_body
+
+    text = json.dumps(priced_cdr(
+        "HUGE", [("2026-12-07T10:00", {"ENERGY": 1.5}, "STEPS")], end="2026-12-07T11:00",
+        total_cost=NO_COST,
+    )).replace('"volume": 1.5', f'"volume": {volume}')  # fmt: skip
+    cdr = parse_body(text.encode(), max_depth=20)  # as the hub parses a body: literals kept
+    with pytest.raises(PricingError, match=r"^cdr: charging_periods\[0\].dimensions\[0\].volume"):
+        price(cdr, STEPS)
+    zero = parse_body(text.replace(volume, "0E-99999999").encode(), max_depth=20)
+    assert price(zero, STEPS).total_excl_vat == 0
 
 
 def test_yen_are_rounded_to_whole_yen() -> None:

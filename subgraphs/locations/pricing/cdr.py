@@ -115,29 +115,29 @@ class CdrPrice(Breakdown):
 
 
 def _where(index: int) -> str:
-    return f"cdr: charging_periods[{index}]"
+    return f"charging_periods[{index}]"
 
 
 def _volumes(item: Mapping[str, Any], index: int) -> dict[str, Fraction]:
     dimensions = item.get("dimensions")
     if not isinstance(dimensions, list) or not dimensions:
-        raise PricingError(f"{_where(index)}.dimensions must be a non-empty list")
+        raise PricingError(f"cdr: {_where(index)}.dimensions must be a non-empty list")
     volumes: dict[str, Fraction] = {}
     for j, dimension in enumerate(dimensions):
         where = f"{_where(index)}.dimensions[{j}]"
         if not isinstance(dimension, Mapping) or not isinstance(dimension.get("type"), str):
-            raise PricingError(f"{where}.type is missing")
+            raise PricingError(f"cdr: {where}.type is missing")
         kind = dimension["type"]
         # Two of one type in a period are read as their sum.
         volumes[kind] = volumes.get(kind, Fraction(0)) + Fraction(
-            number(dimension.get("volume"), f"{where}.volume")
+            number(dimension.get("volume"), f"{where}.volume", of="cdr")
         )
     return volumes
 
 
 def charging_periods(cdr: Mapping[str, Any]) -> list[ChargingPeriod]:
     """The CDR's periods in order of their start; the last ends at ``end_date_time``."""
-    end = timestamp(cdr.get("end_date_time"), "cdr: end_date_time")
+    end = timestamp(cdr.get("end_date_time"), "end_date_time", of="cdr")
     items = cdr.get("charging_periods")
     if end is None:
         raise PricingError("cdr: end_date_time is missing")
@@ -146,20 +146,20 @@ def charging_periods(cdr: Mapping[str, Any]) -> list[ChargingPeriod]:
     starts: list[tuple[datetime, int, Mapping[str, Any]]] = []
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise PricingError(f"{_where(index)} is not an object")
-        start = timestamp(item.get("start_date_time"), f"{_where(index)}.start_date_time")
+            raise PricingError(f"cdr: {_where(index)} is not an object")
+        start = timestamp(item.get("start_date_time"), f"{_where(index)}.start_date_time", of="cdr")
         if start is None:
-            raise PricingError(f"{_where(index)}.start_date_time is missing")
+            raise PricingError(f"cdr: {_where(index)}.start_date_time is missing")
         starts.append((start, index, item))
     starts.sort(key=lambda entry: (entry[0], entry[1]))
     found: list[ChargingPeriod] = []
     for position, (start, index, item) in enumerate(starts):
         until = starts[position + 1][0] if position + 1 < len(starts) else end
         if until < start:
-            raise PricingError(f"{_where(index)} starts after the CDR's end_date_time")
+            raise PricingError(f"cdr: {_where(index)} starts after the CDR's end_date_time")
         tariff_id = item.get("tariff_id")
         if tariff_id is not None and not isinstance(tariff_id, str):
-            raise PricingError(f"{_where(index)}.tariff_id is not a string")
+            raise PricingError(f"cdr: {_where(index)}.tariff_id is not a string")
         found.append(
             ChargingPeriod(
                 index=index,
@@ -271,7 +271,7 @@ def _price_phase(
                         )
                         phase.owners.append(tariff_id)
             except PricingError as error:
-                raise PricingError(f"{_where(period.index)}: {error}") from None
+                raise PricingError(f"cdr: {_where(period.index)}: {error}") from None
         kwh += period.volume("ENERGY")
     phase.found = apply_step_size(phase.found)
 
@@ -291,7 +291,7 @@ def price_cdr(
     currency = cdr.get("currency")
     if not isinstance(currency, str) or not currency:
         raise PricingError("cdr: currency is missing")
-    session_start = timestamp(cdr.get("start_date_time"), "cdr: start_date_time")
+    session_start = timestamp(cdr.get("start_date_time"), "start_date_time", of="cdr")
     if session_start is None:
         raise PricingError("cdr: start_date_time is missing")
     periods = charging_periods(cdr)
