@@ -63,11 +63,12 @@ def test_the_spec_cdr_example_prices_to_its_own_total() -> None:
 def test_the_spec_cdr_example_as_a_credit_cdr_is_negative() -> None:
     cdr = {**spec_example("cdr_example.json"), "id": "12345-C", "credit": True}
     cdr["credit_reference_id"] = "12345"
-    # The same periods; only the amounts are negative (mod_cdrs, Credit CDRs): -4.00 / -4.40.
+    # The same periods; only total_cost is negative (mod_cdrs, Credit CDRs): -4.00 / -4.40.
+    # The breakdown stays the original's, as the credit CDR's total_time_cost does.
     result = price(cdr, zone=None)  # tariff 12 has no local-time restriction: no zone needed
     assert totals(result) == (D("-4.00"), D("-4.40"))
     assert result.credit
-    assert amounts(result, Dimension.TIME) == [-4]
+    assert amounts(result, Dimension.TIME) == [4]
 
 
 # --- the spec's tariff examples as the CDRs they describe ------------------------------------

@@ -11,7 +11,7 @@ spec is silent.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -100,7 +100,7 @@ class ChargingPeriod:
 
 @dataclass(frozen=True)
 class CdrPrice(Breakdown):
-    """What the CDR's periods cost under its tariffs; a credit CDR's amounts are negative."""
+    """What the CDR's periods cost under its tariffs; a credit CDR's totals are negative."""
 
     currency: str
     credit: bool
@@ -352,7 +352,9 @@ def _priced(
     lines: list[PriceLine],
     totals: list[Total],
 ) -> CdrPrice:
-    # A credit CDR holds "the negative amounts of the original CDR" (mod_cdrs, Credit CDRs).
+    # A credit CDR "will contain all the data of the original CDR. Only the values in the
+    # total_cost field SHALL contain the negative amounts" (mod_cdrs, Credit CDRs): its totals
+    # are negated, its lines (the original's breakdown) are not.
     credit = cdr.get("credit") is True
     sign = -1 if credit else 1
     excl = sign * sum((t.excl_vat for t in totals), Fraction(0))
@@ -369,8 +371,5 @@ def _priced(
         min_price_applied=any(t.min_price_applied for t in totals),
         max_price_applied=any(t.max_price_applied for t in totals),
         tariff_ids=tariff_ids,
-        lines=tuple(
-            replace(line, excl_vat=sign * line.excl_vat, incl_vat=sign * line.incl_vat)
-            for line in lines
-        ),
+        lines=tuple(lines),
     )
