@@ -1,8 +1,9 @@
 """The price of a planned charging session under one OCPI 2.2.1 Tariff.
 
 Money is exact inside (fractions of Decimal inputs); only ``total_excl_vat`` and
-``total_incl_vat`` are rounded, to 2 decimals, half up. Lines and dimension totals keep full
-precision, so they may not add up to the rounded totals to the cent.
+``total_incl_vat`` are rounded, half up, to the currency's minor unit (2 decimals for EUR).
+Lines and dimension totals keep full precision, so they may not add up to the rounded totals
+to the cent.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from subgraphs.locations.pricing.bill import (
     session_elements,
 )
 from subgraphs.locations.pricing.clock import instant, seconds_of
+from subgraphs.locations.pricing.currency import decimals
 from subgraphs.locations.pricing.scenario import ChargingScenario
 from subgraphs.locations.pricing.simulation import Activity, Phase, periods
 from subgraphs.locations.pricing.tariff import Tariff, parse_tariff
@@ -116,11 +118,12 @@ def estimate(tariff: Mapping[str, Any], scenario: ChargingScenario) -> PriceEsti
             lines.append(line)
             amounts.append((line_excl, line_incl))
     total = bounded_total(parsed, amounts)
+    places = decimals(parsed.currency)
     charging_end = instant(start, charging)
     return PriceEstimate(
         currency=parsed.currency,
-        total_excl_vat=rounded(total.excl_vat),
-        total_incl_vat=None if total.vat_unknown else rounded(total.incl_vat),
+        total_excl_vat=rounded(total.excl_vat, places),
+        total_incl_vat=None if total.vat_unknown else rounded(total.incl_vat, places),
         charging_end=charging_end,
         session_end=charging_end + scenario.parking,
         energy_kwh=exact(Fraction(scenario.power_kw) * charging / 3600),
