@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from subgraphs.accounting.models import Amount, PriceCheckStatus
 from subgraphs.accounting.price_check import Checked, carried_tariffs, check
-from subgraphs.locations.pricing import CdrPrice
-from subgraphs.locations.pricing.currency import decimals
+from subgraphs.locations.pricing import CdrPrice, decimals
 
 PROG = "incar tariff price"
 BAD_INPUT = 2

@@ -20,14 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from subgraphs.accounting.models import Amount, PriceCheck, PriceCheckStatus
 from subgraphs.locations import service as locations
-from subgraphs.locations.pricing import CdrPrice, PricingError, price_cdr
-from subgraphs.locations.pricing.cdr import named_tariffs, reads_local_time
-from subgraphs.locations.pricing.currency import minor_unit
-from subgraphs.locations.pricing.tariff import number, timestamp
+from subgraphs.locations.pricing import (
+    CdrPrice,
+    PricingError,
+    minor_unit,
+    named_tariffs,
+    number,
+    price_cdr,
+    reads_local_time,
+    timestamp,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Checked", "check", "of", "tolerance"]
+__all__ = ["Checked", "carried_tariffs", "check", "of", "tolerance"]
 
 
 @dataclass(frozen=True)

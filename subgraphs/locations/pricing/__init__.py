@@ -7,7 +7,8 @@ tariffs it names). docs/pricing.md states the rules it follows where the spec is
 
 from __future__ import annotations
 
-from subgraphs.locations.pricing.cdr import CdrPrice, price_cdr
+from subgraphs.locations.pricing.cdr import CdrPrice, named_tariffs, price_cdr, reads_local_time
+from subgraphs.locations.pricing.currency import decimals, minor_unit
 from subgraphs.locations.pricing.errors import PricingError
 from subgraphs.locations.pricing.estimate import (
     DimensionTotal,
@@ -16,7 +17,7 @@ from subgraphs.locations.pricing.estimate import (
     estimate,
 )
 from subgraphs.locations.pricing.scenario import ChargingScenario, Reservation
-from subgraphs.locations.pricing.tariff import Dimension
+from subgraphs.locations.pricing.tariff import Dimension, number, timestamp
 from subgraphs.locations.pricing.text import tariff_text
 
 __all__ = [
@@ -28,7 +29,13 @@ __all__ = [
     "PriceLine",
     "PricingError",
     "Reservation",
+    "decimals",
     "estimate",
+    "minor_unit",
+    "named_tariffs",
+    "number",
     "price_cdr",
+    "reads_local_time",
     "tariff_text",
+    "timestamp",
 ]
