@@ -28,28 +28,21 @@ from subgraphs.accounting.models import Amount, Cdr, PriceCheck, PriceCheckStatu
 from tests.conformance.support import assert_envelope, location
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.hub import HubUnderTest, running_hub
-from tests.support.priced_cdrs import HELSINKI, component, element, priced_cdr, tariff
+from tests.support.priced_cdrs import (
+    HELSINKI,
+    STEPS,
+    component,
+    element,
+    priced_cdr,
+    steps_cdr,
+    tariff,
+)
 
 CPO = ("NL", "CPL")
 EMSP = ("DE", "EML")
 D = Decimal
 
-# ENERGY 0.30/kWh in 100 Wh steps, TIME 1.20/h per minute, PARKING 6.00/h per 5 min; 24 %.
-STEPS = tariff(
-    "STEPS",
-    element(
-        component("ENERGY", 0.30, step_size=100, vat=24.0),
-        component("TIME", 1.20, step_size=60, vat=24.0),
-        component("PARKING_TIME", 6.00, step_size=300, vat=24.0),
-    ),
-)
-# The CDR of tests/subgraphs/test_cdr_pricing.py: 8.25 kWh -> 8.3 kWh x 0.30 = 2.49; 45 min x
-# 1.20/h = 0.90; 12 min parking -> 15 min x 6.00/h = 1.50. 4.89 excl., x 1.24 = 6.06 incl.
-PERIODS: list[tuple[str, dict[str, float], str | None]] = [
-    ("2026-11-30T10:00", {"ENERGY": 8.25, "TIME": 0.75}, "STEPS"),
-    ("2026-11-30T10:45", {"PARKING_TIME": 0.2}, "STEPS"),
-]
-END = "2026-11-30T10:57"
+# The worked CDR of tests/support/priced_cdrs.py: 4.89 excl., 6.06 incl. under STEPS.
 
 
 @dataclass
@@ -106,7 +99,7 @@ async def net() -> AsyncIterator[Net]:
 
 
 async def test_a_total_that_follows_its_tariff_is_ok(net: Net) -> None:
-    body = priced_cdr("PC1", PERIODS, end=END, total_cost={"excl_vat": 4.89, "incl_vat": 6.06})
+    body = steps_cdr("PC1", total_cost={"excl_vat": 4.89, "incl_vat": 6.06})
     assert await net.post({**body, "tariffs": [STEPS]}) == 1000
     assert await net.checked("PC1") == PriceCheck(
         PriceCheckStatus.OK,
@@ -118,7 +111,7 @@ async def test_a_total_that_follows_its_tariff_is_ok(net: Net) -> None:
 async def test_a_mismatched_total_is_accepted_forwarded_and_stored_flagged(net: Net) -> None:
     # The CPO billed 5.39 / 6.68: 0.50 and 0.62 more than the tariff gives (4.89 / 6.06).
     body = {
-        **priced_cdr("PC2", PERIODS, end=END, total_cost={"excl_vat": 5.39, "incl_vat": 6.68}),
+        **steps_cdr("PC2", total_cost={"excl_vat": 5.39, "incl_vat": 6.68}),
         "tariffs": [STEPS],
     }
     assert await net.post(body) == 1000  # OCPI accepts it: the flag is information
@@ -139,7 +132,7 @@ async def test_a_mismatched_total_is_accepted_forwarded_and_stored_flagged(net: 
 async def test_a_cent_of_rounding_is_not_a_mismatch(net: Net) -> None:
     # 6.0636 incl. VAT rounds to 6.06; a CPO writing 6.07 (it rounded each line up) is one
     # cent off: within the tolerance of one minor unit.
-    body = priced_cdr("PC3", PERIODS, end=END, total_cost={"excl_vat": 4.89, "incl_vat": 6.07})
+    body = steps_cdr("PC3", total_cost={"excl_vat": 4.89, "incl_vat": 6.07})
     assert await net.post({**body, "tariffs": [STEPS]}) == 1000
     check = await net.checked("PC3")
     assert check is not None
@@ -171,11 +164,9 @@ async def test_a_named_tariff_is_the_one_the_cpo_pushed_in_the_locations_zone(ne
 
 
 async def test_a_credit_cdr_is_checked_with_negative_amounts(net: Net) -> None:
-    body = priced_cdr(
+    body = steps_cdr(
         "PC5-C",
-        PERIODS,
-        end=END,
-        total_cost={"excl_vat": -4.89, "incl_vat": -6.06},
+        {"excl_vat": -4.89, "incl_vat": -6.06},
         tariffs=[STEPS],
         credit=True,
         credit_reference_id="PC5",
@@ -190,7 +181,7 @@ async def test_a_credit_cdr_is_checked_with_negative_amounts(net: Net) -> None:
 
 
 async def test_an_unknown_tariff_is_unpriceable_not_a_mismatch(net: Net) -> None:
-    body = priced_cdr("PC6", PERIODS, end=END, total_cost={"excl_vat": 4.89})
+    body = steps_cdr("PC6", total_cost={"excl_vat": 4.89})
     assert await net.post(body) == 1000  # names STEPS, which the hub was never sent
     assert await net.checked("PC6") == PriceCheck(
         PriceCheckStatus.UNPRICEABLE, reason="tariff STEPS is unknown"
@@ -199,7 +190,7 @@ async def test_an_unknown_tariff_is_unpriceable_not_a_mismatch(net: Net) -> None
 
 async def test_a_tariff_updated_after_the_session_is_not_judged(net: Net) -> None:
     await net.push("tariffs", "NL/CPL/STEPS", {**STEPS, "last_updated": "2026-12-01T00:00:00Z"})
-    body = priced_cdr("PC7", PERIODS, end=END, total_cost={"excl_vat": 4.89})
+    body = steps_cdr("PC7", total_cost={"excl_vat": 4.89})
     assert await net.post(body) == 1000
     check = await net.checked("PC7")
     assert check is not None
@@ -211,9 +202,9 @@ async def test_a_tariff_updated_after_the_session_is_not_judged(net: Net) -> Non
 async def test_a_number_too_big_for_exact_arithmetic_is_unpriceable_at_once(net: Net) -> None:
     # 1E-99999999 is a valid OCPI number (0.0 as a float); exactly it is a hundred-million-
     # digit fraction: the check refuses it rather than hang the hub on it.
-    text = orjson.dumps(
-        priced_cdr("PC9", PERIODS, end=END, total_cost={"excl_vat": 4.89}, tariffs=[STEPS])
-    ).replace(b'"volume":8.25', b'"volume":1E-99999999')
+    text = orjson.dumps(steps_cdr("PC9", total_cost={"excl_vat": 4.89}, tariffs=[STEPS])).replace(
+        b'"volume":8.25', b'"volume":1E-99999999'
+    )
     answer = await net.cpo.call("POST", net.hub.endpoint("cdrs", "receiver"), to=EMSP, content=text)
     assert assert_envelope(answer)["status_code"] == 1000
     check = await net.checked("PC9")
@@ -231,7 +222,7 @@ async def test_a_failing_check_never_costs_the_cdr_its_place(net: Net) -> None:
     async with net.hub.hub.db.transaction() as tx:
         await tx.execute(sa.text("ALTER TABLE tariff RENAME TO tariff_away"))
     try:
-        body = priced_cdr("PC8", PERIODS, end=END, total_cost={"excl_vat": 4.89})
+        body = steps_cdr("PC8", total_cost={"excl_vat": 4.89})
         assert await net.post(body) == 1000
     finally:
         async with net.hub.hub.db.transaction() as tx:

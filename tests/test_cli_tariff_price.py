@@ -11,21 +11,16 @@ from typing import Any
 import pytest
 
 from tests.support.hub_process import INCAR
-from tests.support.priced_cdrs import HELSINKI, component, element, priced_cdr, tariff
-from tests.support.shared import SPEC_EXAMPLES
-
-STEPS = tariff(
-    "STEPS",
-    element(
-        component("ENERGY", 0.30, step_size=100, vat=24.0),
-        component("TIME", 1.20, step_size=60, vat=24.0),
-        component("PARKING_TIME", 6.00, step_size=300, vat=24.0),
-    ),
+from tests.support.priced_cdrs import (
+    HELSINKI,
+    STEPS,
+    component,
+    element,
+    priced_cdr,
+    steps_cdr,
+    tariff,
 )
-PERIODS: list[tuple[str, dict[str, float], str | None]] = [
-    ("2026-11-30T10:00", {"ENERGY": 8.25, "TIME": 0.75}, "STEPS"),
-    ("2026-11-30T10:45", {"PARKING_TIME": 0.2}, "STEPS"),
-]
+from tests.support.shared import SPEC_EXAMPLES
 
 
 def incar(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -62,8 +57,7 @@ def test_the_spec_example_prints_its_breakdown_and_matches() -> None:
 
 def test_json_with_a_tariff_file_and_a_mismatch(tmp_path: Path) -> None:
     # Stated 5.39 / 6.68; the tariff gives 2.49 + 0.90 + 1.50 = 4.89 excl., x 1.24 = 6.06.
-    cdr = priced_cdr("CLI1", PERIODS, end="2026-11-30T10:57",
-                     total_cost={"excl_vat": 5.39, "incl_vat": 6.68})  # fmt: skip
+    cdr = steps_cdr("CLI1", {"excl_vat": 5.39, "incl_vat": 6.68})
     done = incar(
         "--cdr", write(tmp_path, "cdr.json", cdr), "--tariff", write(tmp_path, "t.json", STEPS),
         "--json",
@@ -122,7 +116,7 @@ def test_a_list_of_tariffs_and_the_time_zone(tmp_path: Path) -> None:
 def test_bad_files_are_one_line_on_stderr(
     tmp_path: Path, files: dict[str, str | None], status: int, message: str
 ) -> None:
-    good = priced_cdr("CLI3", PERIODS, end="2026-11-30T10:57", total_cost={"excl_vat": 4.89})
+    good = steps_cdr("CLI3", {"excl_vat": 4.89})
     paths: dict[str, Path] = {}
     named = {"OK": json.dumps({**good, "tariffs": [STEPS]}), "BARE": json.dumps(good)}
     for role, given in files.items():

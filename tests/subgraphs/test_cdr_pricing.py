@@ -16,10 +16,12 @@ from subgraphs.locations.pricing import CdrPrice, Dimension, PricingError, price
 from tests.support.priced_cdrs import (
     BERLIN,
     HELSINKI,
+    STEPS,
     component,
     element,
     priced_cdr,
     spec_example,
+    steps_cdr,
     tariff,
 )
 
@@ -279,27 +281,9 @@ def test_an_expired_reservation(name: str, hours: float, expected: tuple[Decimal
 
 # --- CDRs of our own ------------------------------------------------------------------------
 
-STEPS = tariff(
-    "STEPS",
-    element(
-        component("ENERGY", 0.30, step_size=100, vat=24.0),
-        component("TIME", 1.20, step_size=60, vat=24.0),
-        component("PARKING_TIME", 6.00, step_size=300, vat=24.0),
-    ),
-)
-
 
 def test_energy_time_and_parking_with_step_sizes() -> None:
-    cdr = priced_cdr(
-        "OWN1",
-        [
-            ("2026-12-07T10:00", {"ENERGY": 8.25, "TIME": 0.75}, "STEPS"),
-            ("2026-12-07T10:45", {"PARKING_TIME": 0.2}, "STEPS"),
-        ],
-        end="2026-12-07T10:57",
-        total_cost={"excl_vat": 4.89, "incl_vat": 6.06},
-    )
-    result = price(cdr, STEPS)
+    result = price(steps_cdr("OWN1", {"excl_vat": 4.89, "incl_vat": 6.06}), STEPS)
     # ENERGY 8.25 kWh in 100 Wh steps: 82.5 -> 83 steps = 8.3 kWh x 0.30 = 2.49.
     # TIME 45 min x 1.20/h = 0.90: not rounded, parking follows (mod_cdrs, step_size).
     # PARKING 12 min in 300 s steps -> 15 min = 0.25 h x 6.00 = 1.50.

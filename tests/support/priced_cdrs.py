@@ -118,3 +118,30 @@ def priced_cdr(
     if tariffs is not None:
         found["tariffs"] = tariffs
     return found
+
+
+# One worked CDR the price tests share. The tariff: ENERGY 0.30/kWh in 100 Wh steps, TIME
+# 1.20/h per minute, PARKING_TIME 6.00/h per 5 minutes, all at 24 % VAT.
+STEPS = tariff(
+    "STEPS",
+    element(
+        component("ENERGY", 0.30, step_size=100, vat=24.0),
+        component("TIME", 1.20, step_size=60, vat=24.0),
+        component("PARKING_TIME", 6.00, step_size=300, vat=24.0),
+    ),
+)
+# Monday 2026-11-30 in Berlin: 45 min charging 8.25 kWh from 10:00, then 12 min parking.
+# ENERGY 8.25 kWh in 100 Wh steps: 82.5 -> 83 steps = 8.3 kWh x 0.30 = 2.49.
+# TIME 45 min x 1.20/h = 0.90: not rounded, parking follows (mod_cdrs, step_size).
+# PARKING 12 min in 300 s steps -> 15 min = 0.25 h x 6.00 = 1.50.
+# 2.49 + 0.90 + 1.50 = 4.89 excl.; x 1.24 = 6.0636 -> 6.06 incl.
+STEPS_PERIODS: list[tuple[str, Volumes, str | None]] = [
+    ("2026-11-30T10:00", {"ENERGY": 8.25, "TIME": 0.75}, "STEPS"),
+    ("2026-11-30T10:45", {"PARKING_TIME": 0.2}, "STEPS"),
+]
+STEPS_END = "2026-11-30T10:57"
+
+
+def steps_cdr(cdr_id: str, total_cost: dict[str, float], **fields: Any) -> dict[str, Any]:
+    """The worked CDR above (4.89 / 6.06 under STEPS), stating ``total_cost``."""
+    return priced_cdr(cdr_id, STEPS_PERIODS, end=STEPS_END, total_cost=total_cost, **fields)
