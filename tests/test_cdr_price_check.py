@@ -224,6 +224,9 @@ async def test_a_failing_check_never_costs_the_cdr_its_place(net: Net) -> None:
     try:
         body = steps_cdr("PC8", total_cost={"excl_vat": 4.89})
         assert await net.post(body) == 1000
+        # One that carries its (plain) tariff needs no read, so its check still works.
+        carried = steps_cdr("PC8-CARRIED", total_cost={"excl_vat": 4.89}, tariffs=[STEPS])
+        assert await net.post(carried) == 1000
     finally:
         async with net.hub.hub.db.transaction() as tx:
             await tx.execute(sa.text("ALTER TABLE tariff_away RENAME TO tariff"))
@@ -232,5 +235,8 @@ async def test_a_failing_check_never_costs_the_cdr_its_place(net: Net) -> None:
     assert check.status is PriceCheckStatus.UNPRICEABLE
     assert check.reason is not None
     assert check.reason.startswith("the check failed: ")
-    assert await net.ledger_size() == 1
-    assert len(net.emsp.requests("POST", "/cdrs")) == 1
+    assert await net.ledger_size() == 2
+    assert len(net.emsp.requests("POST", "/cdrs")) == 2
+    carried_check = await net.checked("PC8-CARRIED")
+    assert carried_check is not None
+    assert carried_check.status is PriceCheckStatus.OK
