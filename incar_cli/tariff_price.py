@@ -117,6 +117,7 @@ def _as_json(cdr: Mapping[str, Any], checked: Checked, price: CdrPrice) -> str:
             "status": str(result.status),
             "matches": result.status is PriceCheckStatus.OK,
             "reason": result.reason,
+            "notes": list(price.notes),
         }
     )
 
@@ -195,6 +196,7 @@ def _as_text(cdr: Mapping[str, Any], checked: Checked, price: CdrPrice) -> str:
         rows.append("matches: yes (within one minor unit of the currency)")
     else:
         rows.append(f"matches: no: {result.reason}")
+    rows += [f"note: {note}" for note in price.notes if note not in (result.reason or "")]
     return "\n".join(rows)
 
 

@@ -77,9 +77,11 @@ def _compare(stated: Amount, price: CdrPrice) -> PriceCheck:
         )
         if difference is not None and abs(difference) > allowed
     ]
+    # A period a price changes within often explains a difference: said with the mismatch.
+    reason = f"{'; '.join(off)} (more than {allowed} {price.currency})"
     return PriceCheck(
         status=PriceCheckStatus.MISMATCH if off else PriceCheckStatus.OK,
-        reason=f"{'; '.join(off)} (more than {allowed} {price.currency})" if off else None,
+        reason="; ".join([reason, *price.notes]) if off else None,
         calculated=calculated,
         difference=Amount(excl, incl),
     )

@@ -334,6 +334,36 @@ def test_restrictions_by_time_of_day_in_the_locations_zone() -> None:
         price(cdr, PEAK, zone=None)
 
 
+def test_a_period_across_a_price_change_is_priced_at_its_start_and_noted() -> None:
+    cdr = priced_cdr(
+        "ACROSS",
+        [("2026-12-07T16:30", {"ENERGY": 11.0, "TIME": 1.0}, "PEAK")],
+        end="2026-12-07T17:30",
+        total_cost={"excl_vat": 3.4},
+        zone=HELSINKI,
+    )
+    result = price(cdr, PEAK, zone=HELSINKI)
+    # One period 16:30-17:30 in Helsinki, where the CPO had to start a new one at 17:00: all
+    # 11 kWh at the off-peak 0.20 of its start = 2.20, and a note says why it may differ.
+    assert result.total_excl_vat == D("2.20")
+    assert result.notes == (
+        "charging_periods[0] (2026-12-07T14:30:00+00:00) runs across a change of its ENERGY "
+        "price (tariff PEAK): priced as at its start",
+    )
+    # Periods cut where the price changes (the test above) have no note.
+    split = priced_cdr(
+        "SPLIT",
+        [
+            ("2026-12-07T16:30", {"ENERGY": 5.0, "TIME": 0.5}, "PEAK"),
+            ("2026-12-07T17:00", {"ENERGY": 6.0, "TIME": 0.5}, "PEAK"),
+        ],
+        end="2026-12-07T17:30",
+        total_cost={"excl_vat": 3.4},
+        zone=HELSINKI,
+    )
+    assert price(split, PEAK, zone=HELSINKI).notes == ()
+
+
 def test_a_vat_per_component_and_one_without_vat() -> None:
     mixed = tariff(
         "MIXED",

@@ -30,12 +30,19 @@ from subgraphs.locations.pricing.bill import (
     rounded,
     session_elements,
 )
-from subgraphs.locations.pricing.clock import seconds_between
+from subgraphs.locations.pricing.clock import instant, seconds_between
 from subgraphs.locations.pricing.currency import decimals
 from subgraphs.locations.pricing.errors import PricingError
 from subgraphs.locations.pricing.restrictions import Moment
 from subgraphs.locations.pricing.simulation import Period, apply_step_size, first_applying
-from subgraphs.locations.pricing.tariff import Dimension, Tariff, number, parse_tariff, timestamp
+from subgraphs.locations.pricing.tariff import (
+    Dimension,
+    Tariff,
+    TariffElement,
+    number,
+    parse_tariff,
+    timestamp,
+)
 
 # CdrDimensionType volumes a Tariff prices, and the TariffDimensionType pricing each. A
 # reservation's duration is the TIME of its elements (TariffRestrictions.reservation).
@@ -112,6 +119,10 @@ class CdrPrice(Breakdown):
     max_price_applied: bool
     tariff_ids: tuple[str, ...]
     lines: tuple[PriceLine, ...]
+    notes: tuple[str, ...] = ()
+    """Periods a price component changes within: priced as at their start, as they must be
+    (a CPO starts a period wherever another component applies), but a likely cause of a
+    total that differs."""
 
 
 def _where(index: int) -> str:
@@ -217,6 +228,37 @@ class _Phase:
     found: list[Period] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
     """The tariff of each found period."""
+    notes: list[str] = field(default_factory=list)
+
+
+JUST_BEFORE = Fraction(1, 10**6)
+"""A microsecond: how long before its end a period is judged again, for ``notes``."""
+
+
+def _at_end(period: ChargingPeriod, moment: Moment, start: Fraction, end: Fraction) -> Moment:
+    """The period's state a microsecond before it ends (energy spread evenly over it)."""
+    length = end - start
+    energy = period.volume("ENERGY") * (length - JUST_BEFORE) / length
+    return Moment(
+        local=instant(period.start, length - JUST_BEFORE).astimezone(moment.local.tzinfo),
+        seconds=end - JUST_BEFORE,
+        kwh=moment.kwh + energy,
+        power_kw=moment.power_kw,
+        current_a=moment.current_a,
+    )
+
+
+def _crossing(
+    elements: Sequence[TariffElement],
+    dimension: Dimension,
+    applying: tuple[int, Any] | None,
+    last: Moment | None,
+) -> bool:
+    """Whether another component (or none) prices ``dimension`` at the period's end."""
+    if last is None:
+        return False
+    later = first_applying(elements, dimension, last)
+    return (later and later[0]) != (applying and applying[0])
 
 
 def _price_phase(
@@ -261,9 +303,16 @@ def _price_phase(
                     )
                     phase.owners.append(tariff_id)
                     flat_charged = True
+                last = _at_end(period, moment, start, end) if end - start > JUST_BEFORE else None
                 for kind, dimension in volumes:
                     quantity = period.volume(kind)
                     applying = first_applying(elements, dimension, moment) if quantity else None
+                    if quantity and _crossing(elements, dimension, applying, last):
+                        phase.notes.append(
+                            f"{_where(period.index)} ({period.start.isoformat()}) runs across "
+                            f"a change of its {dimension} price (tariff {tariff_id}): priced "
+                            "as at its start"
+                        )
                     if applying is not None:
                         index, component = applying
                         phase.found.append(
@@ -326,6 +375,7 @@ def price_cdr(
     ]
     amounts: dict[str, list[tuple[Fraction, Fraction]]] = {t: [] for t in parsed}
     lines: list[PriceLine] = []
+    notes: list[str] = []
     for phase in filter(None, phases):
         _price_phase(
             phase,
@@ -341,8 +391,9 @@ def price_cdr(
             )
             lines.append(line)
             amounts[owner].append((excl, incl))
+        notes += phase.notes
     totals = [bounded_total(parsed[t], amounts[t]) for t in sorted(parsed)]
-    return _priced(cdr, currency, tuple(sorted(parsed)), lines, totals)
+    return _priced(cdr, currency, tuple(sorted(parsed)), lines, totals, notes=notes)
 
 
 def _priced(
@@ -351,6 +402,8 @@ def _priced(
     tariff_ids: tuple[str, ...],
     lines: list[PriceLine],
     totals: list[Total],
+    *,
+    notes: list[str],
 ) -> CdrPrice:
     # A credit CDR "will contain all the data of the original CDR. Only the values in the
     # total_cost field SHALL contain the negative amounts" (mod_cdrs, Credit CDRs): its totals
@@ -372,4 +425,5 @@ def _priced(
         max_price_applied=any(t.max_price_applied for t in totals),
         tariff_ids=tariff_ids,
         lines=tuple(lines),
+        notes=tuple(notes),
     )
