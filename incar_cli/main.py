@@ -301,6 +301,35 @@ def _add_ledger(commands: Any) -> None:
     ledger_admin.add(actions, settings=_settings)
 
 
+def _tariff_price(args: argparse.Namespace) -> int:
+    from incar_cli.tariff_price import run
+
+    tariff = Path(args.tariff) if args.tariff else None
+    return run(Path(args.cdr), tariff, time_zone=args.time_zone, as_json=args.json)
+
+
+def _add_tariff(commands: Any) -> None:
+    tariff = commands.add_parser("tariff", help="price with the hub's tariff calculator")
+    actions = tariff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    price = actions.add_parser(
+        "price",
+        help="price a CDR against its tariffs as the hub checks it: the breakdown, total_cost "
+        "excl. and incl. VAT, and whether the CDR's own total_cost matches (exit 0 when "
+        "priced, 1 when it cannot be priced)",
+    )
+    price.add_argument("--cdr", required=True, help="a file with one OCPI 2.2.1 CDR (JSON)")
+    price.add_argument(
+        "--tariff",
+        help="a file with one Tariff or a list of Tariffs (default: the CDR's own tariffs)",
+    )
+    price.add_argument(
+        "--time-zone",
+        help="the Location's time_zone (IANA), for tariffs restricted by local time",
+    )
+    price.add_argument("--json", action="store_true", help="print the result as JSON")
+    price.set_defaults(run=_tariff_price)
+
+
 def _run_async(
     function: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -374,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_login(commands)
     _add_map(commands)
+    _add_tariff(commands)
 
     _add_ledger(commands)
 

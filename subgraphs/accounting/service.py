@@ -18,6 +18,7 @@ from sqlmodel import col
 from incar import documents, events, exactjson
 from incar.documents import Outcome, Page
 from incar.timestamps import parse_timestamp
+from subgraphs.accounting import price_check
 from subgraphs.accounting.ledger import log as ledger
 from subgraphs.accounting.models import Cdr
 
@@ -53,6 +54,7 @@ async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
             data=data,
             emsp_country_code=str(token.get("country_code", "")).upper() or None,
             emsp_party_id=str(token.get("party_id", "")).upper() or None,
+            **(await price_check.of(tx, data)).columns(),
         )
     )
     await tx.flush()
