@@ -51,8 +51,9 @@ async def stored_before_the_ledger(*cdr_ids: str) -> AsyncIterator[str]:
                 async with db.transaction() as tx:
                     data = documents.storable(cdr(CPO, cdr_id, EMSP))
                     key = documents.key(data["country_code"], data["party_id"], data["id"])
-                    tx.add(
-                        Cdr(
+                    # The columns of revision 0007 only: the model has grown since.
+                    await tx.execute(
+                        sa.insert(Cdr.__table__).values(  # type: ignore[attr-defined]
                             country_code=key["country_code"],
                             party_id=key["party_id"],
                             object_id=key["object_id"],
