@@ -71,6 +71,7 @@ async def test_an_import_shows_its_phases_and_the_map_routes(installed: tuple[Pa
     assert shown.stdout.startswith("active map: liechtenstein (from liechtenstein.osm.pbf)")
     assert "tiles:    1.4 MiB in " in shown.stdout
     assert "built at: " in shown.stdout
+    assert "places:   973 addresses, " in shown.stdout  # the index built with the tiles
     await routes_in_vaduz(data_dir)
 
 

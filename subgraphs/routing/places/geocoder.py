@@ -1,0 +1,312 @@
+"""Geocoding: from a line of text to places of the map, best first.
+
+A query is folded (``text.fold``) and split into words; words that look like house numbers
+("12", "12a", "12 a") are set aside, as are postcodes. Candidate names come from the FTS5
+trigram index: any name sharing a trigram with a query word is a candidate, ranked by BM25 (so
+rare trigrams weigh more), and a name one or two typos away still shares most of its trigrams.
+Each candidate is then scored in Python: the run of query words nearest its name (optimal
+string alignment distance, within ``text.allowed_typos``), whether the other words name its city
+or postcode, and, for a street, whether a house number of the query is one of its addresses.
+So "Äulestrasse 12, Vaduz", "12 aulestrasse vaduz", "Vaduz, Aeulestrasse 12" and "aulestrase 12"
+find the same house.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import unicodedata
+from dataclasses import dataclass
+
+from subgraphs.routing.places import checks
+from subgraphs.routing.places.geometry import Point, distance_m
+from subgraphs.routing.places.text import (
+    HOUSENUMBER,
+    allowed_typos,
+    distance,
+    fold,
+    trigrams,
+)
+from subgraphs.routing.places.types import MatchKind, Place, PlaceKind
+
+#: Candidates read from the trigram index per query, before scoring.
+_CANDIDATES = 200
+#: Each edit costs this much of a name's score.
+_PER_TYPO = 0.1
+#: Kind weights: a house when a number was asked, then towns, streets, other names.
+_KIND_WEIGHT = {
+    PlaceKind.ADDRESS: 1.0,
+    PlaceKind.LOCALITY: 0.99,
+    PlaceKind.STREET: 0.98,
+    PlaceKind.POI: 0.96,
+}
+_NEAR_WEIGHT = 0.1
+_NEAR_SCALE_KM = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    text: str
+    words: list[str]
+    numbers: list[str]
+
+    @property
+    def size(self) -> int:
+        return sum(len(word) for word in self.words) + sum(len(n) for n in self.numbers)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    id: int
+    kind: PlaceKind
+    name: str
+    folded: str
+    category: str | None
+    city: str | None
+    postcode: str | None
+    lat: float
+    lon: float
+    osm: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _NameMatch:
+    typos: int
+    start: int
+    end: int
+
+
+def geocode(
+    db: sqlite3.Connection, text: str, *, near: Point | None = None, limit: int = 5
+) -> list[Place]:
+    """Places of the map that ``text`` names, best first; an empty list when none does."""
+    query = _parse(checks.query(text))
+    checks.limit(limit, most=checks.MAX_LIMIT)
+    if near is not None:
+        checks.coordinates(*near)
+    if not query.words:
+        return []
+    best: dict[tuple[object, ...], Place] = {}
+    for candidate in _candidates(db, query):
+        matched = _match_name(candidate.folded, query.words)
+        if matched is None:
+            continue
+        for found in _places(db, candidate, matched, query):
+            place = found if near is None else _nearer(found, near)
+            key = (place.kind, fold(place.name), place.housenumber, round(place.lat, 3),
+                   round(place.lon, 3))  # fmt: skip
+            if key not in best or best[key].score < place.score:
+                best[key] = place
+    ranked = sorted(
+        best.values(), key=lambda p: (-p.score, p.distance_m or 0.0, p.label, p.osm or "")
+    )
+    return ranked[:limit]
+
+
+def _parse(text: str) -> _Query:
+    tokens = fold(text).split()
+    words: list[str] = []
+    numbers: list[str] = []
+    for token in tokens:
+        if HOUSENUMBER.match(token):
+            numbers.append(token)
+        elif len(token) == 1 and token.isalpha() and numbers and tokens.index(token) > 0:
+            numbers[-1] += token  # "12 a" is house number 12a
+        else:
+            words.append(token)
+    return _Query(text, words, numbers)
+
+
+def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
+    grams = sorted({gram for word in query.words for gram in trigrams(word)})
+    columns = "n.id, n.kind, n.name, n.folded, n.category, n.city, n.postcode, n.lat, n.lon, n.osm"
+    rows: list[tuple[object, ...]] = []
+    if grams:
+        match = " OR ".join(f'"{gram}"' for gram in grams)
+        rows += db.execute(
+            f"SELECT {columns} FROM names_fts f JOIN names n ON n.id = f.rowid"
+            " WHERE names_fts MATCH ? ORDER BY f.rank LIMIT ?",
+            (match, _CANDIDATES),
+        ).fetchall()
+    # Names too short for a trigram ("Au"), and exact names the ranking left out.
+    windows = sorted(_windows(query.words))
+    marks = ", ".join("?" * len(windows))
+    rows += db.execute(
+        f"SELECT {columns} FROM names n WHERE n.folded IN ({marks})",
+        windows,
+    ).fetchall()
+    seen: set[int] = set()
+    out: list[_Candidate] = []
+    for row in rows:
+        id_, kind, *rest = row
+        candidate = _Candidate(id_, PlaceKind(kind), *rest)  # type: ignore[arg-type]
+        if candidate.id not in seen:
+            seen.add(candidate.id)
+            out.append(candidate)
+    return out
+
+
+def _windows(words: list[str]) -> set[str]:
+    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+
+
+def _match_name(name: str, words: list[str]) -> _NameMatch | None:
+    """The run of query words nearest ``name`` and its distance, or None past the typos a
+    name of that length tolerates. Spaces do not count ("Rhein park" is "Rheinpark")."""
+    limit = allowed_typos(len(name.replace(" ", "")))
+    squeezed = name.replace(" ", "")
+    best: _NameMatch | None = None
+    for start in range(len(words)):
+        for end in range(start + 1, len(words) + 1):
+            run = "".join(words[start:end])
+            typos = distance(run, squeezed, limit=limit)
+            if typos > limit:
+                continue
+            if best is None or (typos, -(end - start)) < (best.typos, -(best.end - best.start)):
+                best = _NameMatch(typos, start, end)
+    return best
+
+
+def _places(
+    db: sqlite3.Connection, candidate: _Candidate, matched: _NameMatch, query: _Query
+) -> list[Place]:
+    others = query.words[: matched.start] + query.words[matched.end :]
+    kind = candidate.kind
+    name_kind = _name_kind(candidate.name, query.text, matched.typos)
+    name_score = 1.0 - _PER_TYPO * matched.typos
+    said = _said(candidate.name, matched.typos, name_kind)
+    out: list[Place] = []
+    if kind is PlaceKind.STREET and query.numbers:
+        for address in _houses(db, candidate.folded, query.numbers):
+            rest = [n for n in query.numbers if n != address.number_key]
+            covered = len(candidate.folded.replace(" ", "")) + len(address.number_key)
+            covered += _context(others, rest, address.city, address.postcode)
+            score = name_score * _coverage(covered, query) * _KIND_WEIGHT[PlaceKind.ADDRESS]
+            out.append(
+                Place(
+                    kind=PlaceKind.ADDRESS,
+                    label=_label(
+                        address.street, address.housenumber, address.postcode, address.city
+                    ),
+                    lat=address.lat,
+                    lon=address.lon,
+                    name=address.street,
+                    housenumber=address.housenumber,
+                    postcode=address.postcode,
+                    city=address.city,
+                    category="addr:housenumber",
+                    osm=address.osm,
+                    score=round(score, 4),
+                    match=name_kind,
+                    explanation=f"{said}, house number {address.housenumber}",
+                )
+            )
+        if out:
+            return out
+    covered = len(candidate.folded.replace(" ", ""))
+    covered += _context(others, query.numbers, candidate.city, candidate.postcode)
+    score = name_score * _coverage(covered, query) * _KIND_WEIGHT[kind]
+    explanation = said
+    if kind is PlaceKind.STREET and query.numbers:
+        explanation += f", no house number {' or '.join(query.numbers)} on it in the map"
+    label = (
+        _label(candidate.name, None, candidate.postcode, candidate.city)
+        if kind is PlaceKind.STREET
+        else _label(candidate.name, None, None, candidate.city)
+    )
+    return [
+        Place(
+            kind=kind,
+            label=label,
+            lat=candidate.lat,
+            lon=candidate.lon,
+            name=candidate.name,
+            postcode=candidate.postcode,
+            city=candidate.city,
+            category=candidate.category,
+            osm=candidate.osm,
+            score=round(score, 4),
+            match=name_kind,
+            explanation=explanation,
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _House:
+    street: str
+    housenumber: str
+    number_key: str
+    postcode: str | None
+    city: str | None
+    lat: float
+    lon: float
+    osm: str
+
+
+def _houses(db: sqlite3.Connection, street: str, numbers: list[str]) -> list[_House]:
+    marks = ", ".join("?" * len(numbers))
+    rows = db.execute(
+        "SELECT street, housenumber, number_key, postcode, city, lat, lon, osm FROM addresses"
+        f" WHERE street_key = ? AND number_key IN ({marks})",
+        (street, *numbers),
+    ).fetchall()
+    return [_House(*row) for row in rows]
+
+
+def _context(words: list[str], numbers: list[str], city: str | None, postcode: str | None) -> int:
+    """How many letters of the query's other words and numbers the city or postcode explain."""
+    covered = 0
+    city_words = fold(city or "").split()
+    for word in words:
+        limit = allowed_typos(len(word))
+        if any(distance(word, own, limit=limit) <= limit for own in city_words):
+            covered += len(word)
+    if postcode is not None:
+        covered += sum(len(number) for number in numbers if number == fold(postcode))
+    return covered
+
+
+def _coverage(covered: int, query: _Query) -> float:
+    """Half the score is for explaining the whole query: unexplained words cost."""
+    return 0.5 + 0.5 * min(1.0, covered / max(query.size, 1))
+
+
+def _name_kind(name: str, text: str, typos: int) -> MatchKind:
+    if typos:
+        return MatchKind.FUZZY
+    if _plain(name) in _plain(text):
+        return MatchKind.EXACT
+    return MatchKind.FOLDED
+
+
+def _plain(text: str) -> str:
+    """Case folded with accents kept, punctuation as single spaces."""
+    composed = unicodedata.normalize("NFC", text).casefold()
+    return " ".join("".join(c if c.isalnum() else " " for c in composed).split())
+
+
+def _said(name: str, typos: int, kind: MatchKind) -> str:
+    if kind is MatchKind.EXACT:
+        return f"'{name}' as written"
+    if kind is MatchKind.FOLDED:
+        return f"'{name}' with case, accents and spacing aside"
+    return f"'{name}' within {typos} edit{'s' if typos > 1 else ''}"
+
+
+def _label(name: str, number: str | None, postcode: str | None, city: str | None) -> str:
+    head = f"{name} {number}" if number else name
+    tail = " ".join(part for part in (postcode, city) if part)
+    return f"{head}, {tail}" if tail else head
+
+
+def _nearer(place: Place, near: Point) -> Place:
+    metres = distance_m(near, (place.lat, place.lon))
+    weight = 1 - _NEAR_WEIGHT + _NEAR_WEIGHT * math.exp(-metres / 1000 / _NEAR_SCALE_KM)
+    return _replace(place, score=round(place.score * weight, 4), distance_m=round(metres, 1))
+
+
+def _replace(place: Place, **changes: object) -> Place:
+    from dataclasses import replace
+
+    return replace(place, **changes)  # type: ignore[arg-type]

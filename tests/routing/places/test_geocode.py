@@ -1,0 +1,166 @@
+"""Geocoding real addresses and names of the extracts, written as people write them: in any
+case, without accents, with a typo or two, number first or city first."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from subgraphs.routing.places import (
+    MatchKind,
+    PlaceError,
+    PlaceErrorCode,
+    PlaceIndex,
+    PlaceKind,
+)
+
+#: Städtle 43, 9490 Vaduz: a node of the Liechtenstein extract (node/315636837).
+STADTLE_43 = ("node/315636837", 47.1381654, 9.5227332)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("Städtle 43, 9490 Vaduz", MatchKind.EXACT),
+        ("städtle 43 vaduz", MatchKind.EXACT),
+        ("STADTLE 43", MatchKind.FOLDED),
+        ("43 Stadtle, Vaduz", MatchKind.FOLDED),
+        ("Vaduz, Städtle 43", MatchKind.EXACT),
+        ("9490 Vaduz Städtle 43", MatchKind.EXACT),
+        ("Stadtel 43", MatchKind.FUZZY),  # two letters swapped: one edit
+        ("Stätdle 43, Vaduz", MatchKind.FUZZY),
+    ],
+)
+def test_a_liechtenstein_address_in_its_variants(
+    liechtenstein_places: PlaceIndex, text: str, match: MatchKind
+) -> None:
+    best = liechtenstein_places.geocode_now(text)[0]
+    assert (best.osm, best.lat, best.lon) == STADTLE_43
+    assert best.kind is PlaceKind.ADDRESS
+    assert (best.name, best.housenumber, best.postcode, best.city) == (
+        "Städtle", "43", "9490", "Vaduz",
+    )  # fmt: skip
+    assert best.label == "Städtle 43, 9490 Vaduz"
+    assert best.match is match
+    assert "house number 43" in best.explanation
+
+
+def test_two_typos_in_a_long_street_name(liechtenstein_places: PlaceIndex) -> None:
+    best = liechtenstein_places.geocode_now("Furst-Franz-Josf-Strase 68, Vaduz")[0]
+    assert (best.kind, best.name, best.housenumber, best.city) == (
+        PlaceKind.ADDRESS, "Fürst-Franz-Josef-Strasse", "68", "Vaduz",
+    )  # fmt: skip
+    assert best.match is MatchKind.FUZZY
+    assert "within 2 edits" in best.explanation
+    exact = liechtenstein_places.geocode_now("Fürst-Franz-Josef-Strasse 68, Vaduz")[0]
+    assert exact.osm == best.osm and exact.score > best.score
+
+
+def test_the_city_decides_between_streets_of_one_name(liechtenstein_places: PlaceIndex) -> None:
+    # Landstrasse runs through several villages; only Vaduz's has number 120.
+    found = liechtenstein_places.geocode_now("Landstrasse 120, Vaduz")
+    assert (found[0].kind, found[0].city, found[0].postcode) == (PlaceKind.ADDRESS, "Vaduz", "9490")
+
+
+def test_a_number_the_street_lacks_gives_the_street_and_says_so(
+    liechtenstein_places: PlaceIndex,
+) -> None:
+    best = liechtenstein_places.geocode_now("Städtle 999")[0]
+    assert (best.kind, best.name) == (PlaceKind.STREET, "Städtle")
+    assert "no house number 999" in best.explanation
+    assert best.score < liechtenstein_places.geocode_now("Städtle 43")[0].score
+
+
+def test_towns_and_named_places(liechtenstein_places: PlaceIndex) -> None:
+    town = liechtenstein_places.geocode_now("schaan")[0]
+    assert (town.kind, town.name, town.category) == (PlaceKind.LOCALITY, "Schaan", "place=village")
+    stadium = liechtenstein_places.geocode_now("Rheinpark Stadion")[0]
+    assert (stadium.kind, stadium.name) == (PlaceKind.POI, "Rheinparkstadion")
+    assert stadium.match is MatchKind.FOLDED  # the space aside
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("Töölönlahdenkatu 2", MatchKind.EXACT),
+        ("toolonlahdenkatu 2", MatchKind.FOLDED),
+        ("TOOLONLAHDENKATU 2, 00100 HELSINKI", MatchKind.FOLDED),
+        ("Toolonlahdenkatus 2", MatchKind.FUZZY),
+        ("Tolonlahdenkato 2", MatchKind.FUZZY),
+    ],
+)
+def test_a_helsinki_address_with_accents(
+    helsinki_places: PlaceIndex, text: str, match: MatchKind
+) -> None:
+    best = helsinki_places.geocode_now(text)[0]
+    assert (best.kind, best.name, best.housenumber, best.postcode, best.city) == (
+        PlaceKind.ADDRESS, "Töölönlahdenkatu", "2", "00100", "Helsinki",
+    )  # fmt: skip
+    assert best.osm == "node/150541320"
+    assert best.match is match
+
+
+def test_helsinki_streets_folded_and_misspelt(helsinki_places: PlaceIndex) -> None:
+    for text in ("Mannerheimintie", "mannerheimintie", "Manerheimintie", "mannerhiemintie"):
+        best = helsinki_places.geocode_now(text)[0]
+        assert (best.kind, best.name) == (PlaceKind.STREET, "Mannerheimintie"), text
+    assert helsinki_places.geocode_now("Yrjönkatu 30")[0].osm == "node/247156552"
+    assert helsinki_places.geocode_now("yrjonkatu 30")[0].osm == "node/247156552"
+
+
+def test_results_are_ranked_and_scored(liechtenstein_places: PlaceIndex) -> None:
+    found = liechtenstein_places.geocode_now("Vaduz", limit=5)
+    assert found[0].kind is PlaceKind.LOCALITY and found[0].name == "Vaduz"
+    scores = [place.score for place in found]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < score <= 1 for score in scores)
+    assert len(liechtenstein_places.geocode_now("Vaduz", limit=1)) == 1
+
+
+def test_near_prefers_the_nearer_of_two_equal_names(liechtenstein_places: PlaceIndex) -> None:
+    # Fürst-Franz-Josef-Strasse is a street in Vaduz and another in Mauren, 9 km apart.
+    streets = [
+        p for p in liechtenstein_places.geocode_now("Fürst-Franz-Josef-Strasse", limit=5)
+        if p.kind is PlaceKind.STREET and p.name == "Fürst-Franz-Josef-Strasse"
+    ]  # fmt: skip
+    assert sorted(p.city or "" for p in streets) == ["Mauren", "Vaduz"]
+    for town in streets:
+        near = liechtenstein_places.geocode_now(
+            "Fürst-Franz-Josef-Strasse", near=(town.lat, town.lon)
+        )[0]
+        assert near.city == town.city and near.distance_m is not None and near.distance_m < 50
+
+
+def test_nothing_found_is_an_empty_list(liechtenstein_places: PlaceIndex) -> None:
+    assert liechtenstein_places.geocode_now("Xylophonweg 7") == []
+    assert liechtenstein_places.geocode_now("12345") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("", PlaceErrorCode.EMPTY_QUERY), ("  \t ", PlaceErrorCode.EMPTY_QUERY),
+     ("Städtle " * 40, PlaceErrorCode.QUERY_TOO_LONG)],
+)  # fmt: skip
+def test_bad_queries_are_typed_errors(
+    liechtenstein_places: PlaceIndex, text: str, code: PlaceErrorCode
+) -> None:
+    with pytest.raises(PlaceError) as raised:
+        liechtenstein_places.geocode_now(text)
+    assert raised.value.code is code
+
+
+def test_bad_limits_and_near_points_are_typed_errors(liechtenstein_places: PlaceIndex) -> None:
+    for limit in (0, -1, 51):
+        with pytest.raises(PlaceError) as raised:
+            liechtenstein_places.geocode_now("Vaduz", limit=limit)
+        assert raised.value.code is PlaceErrorCode.INVALID_LIMIT
+    for near in ((91.0, 9.5), (47.1, math.nan), (47.1, math.inf)):
+        with pytest.raises(PlaceError) as raised:
+            liechtenstein_places.geocode_now("Vaduz", near=near)
+        assert raised.value.code is PlaceErrorCode.INVALID_COORDINATES
+
+
+async def test_the_async_form_answers_the_same(liechtenstein_places: PlaceIndex) -> None:
+    found = await liechtenstein_places.geocode("Städtle 43, Vaduz")
+    assert found == liechtenstein_places.geocode_now("Städtle 43, Vaduz")

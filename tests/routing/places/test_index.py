@@ -1,0 +1,72 @@
+"""The places index is built with the map's tiles, in the new tile set's folder, and on first
+use for a map that has none (imported before the index existed, or of an older schema)."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from incar import maps
+from incar.maps import MapManifest
+from subgraphs.routing.engine.build import import_map
+from subgraphs.routing.places import PlaceError, PlaceErrorCode, PlaceKind, index_of, open_index
+from subgraphs.routing.places import index as places_index
+from tests.routing.conftest import extract
+
+
+def test_an_import_builds_the_index_beside_the_tiles(
+    liechtenstein: tuple[Path, MapManifest], tmp_path: Path
+) -> None:
+    data_dir, manifest = liechtenstein
+    path = maps.tileset_dir(data_dir, manifest.id) / places_index.FILENAME
+    assert path.is_file()
+    places = index_of(data_dir)
+    assert places.path == path
+    assert places.bbox == manifest.bbox
+    assert places.counts["addresses"] > 900 and places.counts["streets"] > 900
+    # The import says so among its phases.
+    said = io.StringIO()
+    import_map(tmp_path, extract("liechtenstein.osm.pbf"), stream=said)
+    assert "indexing addresses, places and points of interest ... " in said.getvalue()
+
+
+async def test_a_map_without_an_index_gets_one_on_first_use(
+    liechtenstein: tuple[Path, MapManifest],
+) -> None:
+    data_dir, manifest = liechtenstein
+    path = maps.tileset_dir(data_dir, manifest.id) / places_index.FILENAME
+    path.unlink()
+    places = await open_index(data_dir)
+    assert path.is_file()
+    found = await places.geocode("Städtle 43, Vaduz")
+    assert found[0].kind is PlaceKind.ADDRESS
+
+
+def test_an_index_of_another_schema_is_built_again(
+    liechtenstein: tuple[Path, MapManifest],
+) -> None:
+    data_dir, manifest = liechtenstein
+    path = maps.tileset_dir(data_dir, manifest.id) / places_index.FILENAME
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'schema'")
+    db.close()
+    assert index_of(data_dir).counts["addresses"] > 900
+    with sqlite3.connect(path) as db:
+        assert places_index.read_meta(db)["schema"] == places_index.SCHEMA_VERSION
+    db.close()
+
+
+def test_no_map_is_a_typed_error(tmp_path: Path) -> None:
+    with pytest.raises(PlaceError) as raised:
+        index_of(tmp_path)
+    assert raised.value.code is PlaceErrorCode.INDEX_UNAVAILABLE
+
+
+def test_the_index_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    target = tmp_path / places_index.FILENAME
+    with pytest.raises(RuntimeError):
+        places_index.build(tmp_path / "missing.osm.pbf", target, bbox=(0, 0, 1, 1))
+    assert list(tmp_path.iterdir()) == []
