@@ -30,7 +30,11 @@ from subgraphs.routing.places.text import (
 from subgraphs.routing.places.types import MatchKind, Place, PlaceKind
 
 #: Candidates read from the trigram index per query, before scoring.
-_CANDIDATES = 200
+_CANDIDATES = 100
+#: The query's rarest trigrams that the index has are the ones asked for: a common one ("rua"
+#: in Porto, "str" in Liechtenstein) matches half the map and sorts nothing out. Two typos
+#: spoil at most six of a query's trigrams, so ten leave the right name four at least.
+_GRAMS = 10
 #: Each edit costs this much of a name's score.
 _PER_TYPO = 0.1
 #: Kind weights: a house when a number was asked, then towns, streets, other names.
@@ -118,7 +122,7 @@ def _parse(text: str) -> _Query:
 
 
 def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
-    grams = sorted({gram for word in query.words for gram in trigrams(word)})
+    grams = _rarest(db, {gram for word in query.words for gram in trigrams(word)})
     columns = "n.id, n.kind, n.name, n.folded, n.category, n.city, n.postcode, n.lat, n.lon, n.osm"
     rows: list[tuple[object, ...]] = []
     if grams:
@@ -146,6 +150,16 @@ def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
     return out
 
 
+def _rarest(db: sqlite3.Connection, grams: set[str]) -> list[str]:
+    if not grams:
+        return []
+    marks = ", ".join("?" * len(grams))
+    known = db.execute(
+        f"SELECT term, doc FROM names_vocab WHERE term IN ({marks})", sorted(grams)
+    ).fetchall()
+    return [term for term, _ in sorted(known, key=lambda row: (row[1], row[0]))[:_GRAMS]]
+
+
 def _windows(words: list[str]) -> set[str]:
     return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
 
@@ -159,6 +173,8 @@ def _match_name(name: str, words: list[str]) -> _NameMatch | None:
     for start in range(len(words)):
         for end in range(start + 1, len(words) + 1):
             run = "".join(words[start:end])
+            if len(run) > len(squeezed) + limit:
+                break
             typos = distance(run, squeezed, limit=limit)
             if typos > limit:
                 continue

@@ -29,7 +29,7 @@ from subgraphs.routing.places.types import BBox
 
 FILENAME = "places.sqlite"
 #: Raised whenever the tables change: an index of another version is built again.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 #: Pieces of one street closer than this are the same street (dual carriageways, a street cut
 #: by a square); farther apart, a second street of that name (another village's "Landstrasse").
 _SAME_STREET_M = 250.0
@@ -47,6 +47,7 @@ CREATE INDEX names_folded ON names (folded);
 CREATE VIRTUAL TABLE names_fts USING fts5 (
     folded, content='names', content_rowid='id', tokenize='trigram', detail='none'
 );
+CREATE VIRTUAL TABLE names_vocab USING fts5vocab (names_fts, 'row');
 CREATE TABLE addresses (
     id INTEGER PRIMARY KEY, street TEXT NOT NULL, street_key TEXT NOT NULL,
     housenumber TEXT NOT NULL, number_key TEXT NOT NULL, postcode TEXT, city TEXT,
