@@ -71,7 +71,11 @@ async def test_an_import_shows_its_phases_and_the_map_routes(installed: tuple[Pa
     assert shown.stdout.startswith("active map: liechtenstein (from liechtenstein.osm.pbf)")
     assert "tiles:    1.4 MiB in " in shown.stdout
     assert "built at: " in shown.stdout
-    assert "places:   973 addresses, " in shown.stdout  # the index built with the tiles
+    # The places index, built with the tiles (no taxi stand nor loading zone in this extract).
+    assert (
+        "places:   971 addresses, 974 streets, 487 named, 360 PUBLIC_TRANSPORT, 158 PARKING\n"
+        in shown.stdout
+    )
     await routes_in_vaduz(data_dir)
 
 
