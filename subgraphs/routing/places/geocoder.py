@@ -25,6 +25,8 @@ from subgraphs.routing.places.text import (
     allowed_typos,
     distance,
     fold,
+    number_range,
+    tokens,
     trigrams,
 )
 from subgraphs.routing.places.types import MatchKind, Place, PlaceKind
@@ -44,6 +46,9 @@ _KIND_WEIGHT = {
     PlaceKind.STREET: 0.98,
     PlaceKind.POI: 0.96,
 }
+#: A house found for a number its range holds, or for a range's first number.
+_NEAR_NUMBER = 0.95
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 _NEAR_WEIGHT = 0.1
 _NEAR_SCALE_KM = 5.0
 
@@ -108,16 +113,10 @@ def geocode(
 
 
 def _parse(text: str) -> _Query:
-    tokens = fold(text).split()
     words: list[str] = []
     numbers: list[str] = []
-    for token in tokens:
-        if HOUSENUMBER.match(token):
-            numbers.append(token)
-        elif len(token) == 1 and token.isalpha() and numbers and tokens.index(token) > 0:
-            numbers[-1] += token  # "12 a" is house number 12a
-        else:
-            words.append(token)
+    for token in tokens(text):
+        (numbers if HOUSENUMBER.match(token) else words).append(token)
     return _Query(text, words, numbers)
 
 
@@ -194,10 +193,13 @@ def _places(
     out: list[Place] = []
     if kind is PlaceKind.STREET and query.numbers:
         for address in _houses(db, candidate.folded, query.numbers):
-            rest = [n for n in query.numbers if n != address.number_key]
-            covered = len(candidate.folded.replace(" ", "")) + len(address.number_key)
+            asked = _asked(address.number_key, query.numbers)
+            rest = [n for n in query.numbers if n != asked]
+            covered = len(candidate.folded.replace(" ", "")) + len(asked)
             covered += _context(others, rest, address.city, address.postcode)
+            exact = asked == address.number_key
             score = name_score * _coverage(covered, query) * _KIND_WEIGHT[PlaceKind.ADDRESS]
+            score *= 1.0 if exact else _NEAR_NUMBER
             out.append(
                 Place(
                     kind=PlaceKind.ADDRESS,
@@ -214,7 +216,8 @@ def _places(
                     osm=address.osm,
                     score=round(score, 4),
                     match=name_kind,
-                    explanation=f"{said}, house number {address.housenumber}",
+                    explanation=f"{said}, house number {address.housenumber}"
+                    + ("" if exact else f" for the {asked} asked"),
                 )
             )
         if out:
@@ -261,13 +264,58 @@ class _House:
 
 
 def _houses(db: sqlite3.Connection, street: str, numbers: list[str]) -> list[_House]:
-    marks = ", ".join("?" * len(numbers))
+    """The street's houses of one of ``numbers``; failing that, for a number with a letter
+    the number alone (7 for "7b") and for a range its first number (12 for "12-14"); failing
+    that, a house whose range holds one of them (12 in "12-14")."""
+    near = [n.partition("-")[0] for n in numbers if "-" in n]
+    near += [n.rstrip(_LETTERS) for n in numbers if n[-1:].isalpha() and "-" not in n]
+    for keys in (numbers, near):
+        houses = _numbered(db, street, keys)
+        if houses:
+            return houses
+    plain = {int(n.rstrip(_LETTERS)) for n in numbers if "-" not in n}
+    if not plain:
+        return []
     rows = db.execute(
-        "SELECT street, housenumber, number_key, postcode, city, lat, lon, osm FROM addresses"
-        f" WHERE street_key = ? AND number_key IN ({marks})",
-        (street, *numbers),
+        f"SELECT {_HOUSE} FROM addresses WHERE street_key = ? AND number_key LIKE '%-%'",
+        (street,),
+    ).fetchall()
+    return [
+        _House(*row)
+        for row in rows
+        if (span := number_range(row[2])) is not None
+        and any(span[0] <= n <= span[1] for n in plain)
+    ]
+
+
+_HOUSE = "street, housenumber, number_key, postcode, city, lat, lon, osm"
+
+
+def _numbered(db: sqlite3.Connection, street: str, keys: list[str]) -> list[_House]:
+    if not keys:
+        return []
+    marks = ", ".join("?" * len(keys))
+    rows = db.execute(
+        f"SELECT {_HOUSE} FROM addresses WHERE street_key = ? AND number_key IN ({marks})",
+        (street, *keys),
     ).fetchall()
     return [_House(*row) for row in rows]
+
+
+def _asked(key: str, numbers: list[str]) -> str:
+    """Which of the query's numbers found the house numbered ``key``."""
+    if key in numbers:
+        return key
+    span = number_range(key)
+    for number in numbers:
+        if "-" in number and number.partition("-")[0] == key:
+            return number
+        if number.rstrip(_LETTERS) == key:
+            return number
+        digits = number.rstrip(_LETTERS)
+        if span is not None and digits.isdigit() and span[0] <= int(digits) <= span[1]:
+            return number
+    return numbers[0]
 
 
 def _context(words: list[str], numbers: list[str], city: str | None, postcode: str | None) -> int:

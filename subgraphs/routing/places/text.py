@@ -13,25 +13,49 @@ import unicodedata
 #: What separates words: anything that is not a letter or a digit (hyphens and dots included,
 #: so "Josef-Rheinberger-Strasse" and "Josef Rheinberger Strasse" fold to the same words).
 _SEPARATORS = re.compile(r"[^\w]+|_")
-#: A house number: digits, perhaps a letter or a range ("12", "12a", "12-14").
-HOUSENUMBER = re.compile(r"^\d{1,5}[a-z]?$")
+#: A house number as ``tokens`` gives it: digits, perhaps a letter, perhaps a range ("12",
+#: "12a", "12-14", "31-33b").
+HOUSENUMBER = re.compile(r"^\d{1,5}[a-z]?(-\d{1,5}[a-z]?)?$")
+#: In folded text: a range ("12-14", "12 - 14", an en dash too), a number with its letter
+#: ("12a", "7 b", but not the "a" of "12 amsterdam"), a word, or any other run of digits.
+_TOKEN = re.compile(
+    r"\d{1,5}[a-z]?\s*[-\u2010-\u2015]\s*\d{1,5}[a-z]?(?![\w])"
+    r"|\d{1,5}(?:\s?[a-z](?![a-z\d]))?"
+    r"|[^\W_]*[^\W\d_][^\W_]*|\d+"
+)
+_DASHES = re.compile(r"\s*[-\u2010-\u2015]\s*")
+
+
+def _bare(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 def fold(text: str) -> str:
     """Lower case, accents dropped, punctuation as single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(_SEPARATORS.split(bare.casefold())).strip()
+    return " ".join(_SEPARATORS.split(_bare(text))).strip()
 
 
-def words(text: str) -> list[str]:
-    """The folded words of ``text``."""
-    return fold(text).split()
+def tokens(text: str) -> list[str]:
+    """The folded words and numbers of ``text``, a house number's range or letter kept with
+    it: "Yrjönkatu 12-14" gives ["yrjonkatu", "12-14"], "Erottajankatu 7 B" ["erottajankatu",
+    "7b"]."""
+    found = _TOKEN.findall(_bare(text))
+    return [_DASHES.sub("-", token).replace(" ", "") for token in found]
 
 
 def housenumber_key(number: str) -> str:
-    """A house number as compared: "12 A", "12a" and "12-a" all become "12a"."""
-    return "".join(words(number))
+    """A house number as compared: "12 A" and "12a" are "12a", "12 - 14" is "12-14"."""
+    return "".join(tokens(number))
+
+
+def number_range(key: str) -> tuple[int, int] | None:
+    """The first and last number of a range key ("12-14" gives (12, 14)), else None."""
+    first, dash, last = key.partition("-")
+    if not dash:
+        return None
+    low, high = int(re.sub(r"\D", "", first)), int(re.sub(r"\D", "", last))
+    return (low, high) if low <= high else None
 
 
 def trigrams(word: str) -> set[str]:

@@ -164,3 +164,24 @@ def test_bad_limits_and_near_points_are_typed_errors(liechtenstein_places: Place
 async def test_the_async_form_answers_the_same(liechtenstein_places: PlaceIndex) -> None:
     found = await liechtenstein_places.geocode("Städtle 43, Vaduz")
     assert found == liechtenstein_places.geocode_now("Städtle 43, Vaduz")
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "exact"),
+    [
+        ("Yrjönkatu 12-14", "Yrjönkatu 12-14, Helsinki", True),  # a range, as mapped
+        ("Yrjönkatu 12 – 14", "Yrjönkatu 12-14, Helsinki", True),  # en dash, spaces
+        ("Yrjönkatu 12", "Yrjönkatu 12, 00120 Helsinki", True),  # the range's first is mapped too
+        ("Yrjönkatu 12 B", "Yrjönkatu 12, 00120 Helsinki", False),  # a stair letter not mapped
+        ("Pieni Roobertinkatu 1-3", "Pieni Roobertinkatu 1-3, Helsinki", True),
+        ("Pieni Roobertinkatu 13", "Pieni Roobertinkatu 13, 00120 Helsinki", True),  # not 1-3
+        ("Pieni Roobertinkatu 2", "Pieni Roobertinkatu 1-3, Helsinki", False),  # within 1-3
+    ],
+)
+def test_house_number_ranges_and_letters(
+    helsinki_places: PlaceIndex, text: str, label: str, exact: bool
+) -> None:
+    best = helsinki_places.geocode_now(text)[0]
+    assert (best.kind, best.label) == (PlaceKind.ADDRESS, label)
+    assert ("asked" not in best.explanation) is exact, best.explanation
+    assert best.score == (1.0 if exact else 0.95)
