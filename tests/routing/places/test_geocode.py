@@ -170,7 +170,7 @@ async def test_the_async_form_answers_the_same(liechtenstein_places: PlaceIndex)
     ("text", "label", "exact"),
     [
         ("Yrjönkatu 12-14", "Yrjönkatu 12-14, Helsinki", True),  # a range, as mapped
-        ("Yrjönkatu 12 – 14", "Yrjönkatu 12-14, Helsinki", True),  # en dash, spaces
+        ("Yrjönkatu 12 \u2013 14", "Yrjönkatu 12-14, Helsinki", True),  # en dash, spaces
         ("Yrjönkatu 12", "Yrjönkatu 12, 00120 Helsinki", True),  # the range's first is mapped too
         ("Yrjönkatu 12 B", "Yrjönkatu 12, 00120 Helsinki", False),  # a stair letter not mapped
         ("Pieni Roobertinkatu 1-3", "Pieni Roobertinkatu 1-3, Helsinki", True),
@@ -185,3 +185,9 @@ def test_house_number_ranges_and_letters(
     assert (best.kind, best.label) == (PlaceKind.ADDRESS, label)
     assert ("asked" not in best.explanation) is exact, best.explanation
     assert best.score == (1.0 if exact else 0.95)
+
+
+def test_a_multipolygon_building_has_its_address(helsinki_places: PlaceIndex) -> None:
+    best = helsinki_places.geocode_now("Unioninkatu 33 b")[0]
+    assert (best.kind, best.osm, best.housenumber) == (PlaceKind.ADDRESS, "relation/6065", "33b")
+    assert 60.1715 < best.lat < 60.1730 and 24.950 < best.lon < 24.952  # its courtyard block

@@ -37,9 +37,13 @@ _LOADING = (
 
 
 def _tag_counts(source: Path) -> Counter[str]:
+    """Nodes, ways and multipolygons of each tagging (no relation of another type is an area)."""
     counts: Counter[str] = Counter()
-    for element in osmium.FileProcessor(str(source), osmium.osm.NODE | osmium.osm.WAY):
+    kinds = osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
+    for element in osmium.FileProcessor(str(source), kinds):
         tags = dict(element.tags)
+        if isinstance(element, osmium.osm.Relation) and tags.get("type") not in _AREAS:
+            continue
         if tags.get("amenity") == "taxi":
             counts["taxi"] += 1
         elif any(
@@ -49,6 +53,9 @@ def _tag_counts(source: Path) -> Counter[str]:
         elif tags.get("amenity") == "parking":
             counts["parking"] += 1
     return counts
+
+
+_AREAS = ("multipolygon", "boundary")
 
 
 def _everything(places: PlaceIndex, poi_class: PoiClass) -> list[Poi]:
