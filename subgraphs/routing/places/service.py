@@ -1,5 +1,6 @@
-"""The places of the active map, for async callers: ``await open_index(data_dir)`` and then
-``geocode``, ``reverse`` and ``pois`` on it.
+"""The places of the active map, for async callers: ``MapPlaces(data_dir)`` follows the active
+map (as the route pool does); ``await open_index(data_dir)`` opens the index of the map active
+now. Both answer ``geocode``, ``reverse`` and ``pois``.
 
 Each question runs on a worker thread (``asyncio.to_thread``): a lookup reads SQLite and scores
 candidates in Python for a millisecond or so, and the event loop serving the other subgraphs
@@ -14,6 +15,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Collection
 from pathlib import Path
 
@@ -110,3 +112,47 @@ def index_of(data_dir: Path) -> PlaceIndex:
 async def open_index(data_dir: Path) -> PlaceIndex:
     """The active map's index (built on a worker thread when it is missing)."""
     return await asyncio.to_thread(index_of, data_dir)
+
+
+class MapPlaces:
+    """The active map's places, following it: at most once a ``recheck`` seconds the manifest
+    is read again, and after a switch the next question goes to the new map's index (built
+    then if the map has none)."""
+
+    def __init__(self, data_dir: Path, *, recheck: float = 2.0) -> None:
+        self.data_dir = data_dir
+        self.recheck = recheck
+        self._index: PlaceIndex | None = None
+        self._map_id: str | None = None
+        self._checked = -float("inf")
+        self._lock = asyncio.Lock()
+
+    async def current(self) -> PlaceIndex:
+        """The index of the active map (PlaceError(INDEX_UNAVAILABLE) without a map)."""
+        if self._index is not None and time.monotonic() - self._checked < self.recheck:
+            return self._index
+        async with self._lock:
+            map_id = await asyncio.to_thread(self._active_id)
+            if self._index is None or map_id != self._map_id:
+                self._index = await open_index(self.data_dir)
+                self._map_id = map_id
+            self._checked = time.monotonic()
+            return self._index
+
+    def _active_id(self) -> str | None:
+        try:
+            manifest = maps.read_active(self.data_dir)
+        except maps.ManifestError as error:
+            raise PlaceError(PlaceErrorCode.INDEX_UNAVAILABLE, str(error)) from None
+        return manifest.id if manifest else None
+
+    async def geocode(self, text: str, *, near: Point | None = None, limit: int = 5) -> list[Place]:
+        return await (await self.current()).geocode(text, near=near, limit=limit)
+
+    async def reverse(self, lat: float, lon: float) -> Place | None:
+        return await (await self.current()).reverse(lat, lon)
+
+    async def pois(
+        self, bbox: BBox, *, classes: Collection[PoiClass] | None = None, limit: int = 200
+    ) -> list[Poi]:
+        return await (await self.current()).pois(bbox, classes=classes, limit=limit)

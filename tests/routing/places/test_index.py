@@ -12,7 +12,15 @@ import pytest
 from incar import maps
 from incar.maps import MapManifest
 from subgraphs.routing.engine.build import import_map
-from subgraphs.routing.places import PlaceError, PlaceErrorCode, PlaceKind, index_of, open_index
+from subgraphs.routing.places import (
+    MapPlaces,
+    PlaceError,
+    PlaceErrorCode,
+    PlaceKind,
+    PoiClass,
+    index_of,
+    open_index,
+)
 from subgraphs.routing.places import index as places_index
 from tests.routing.conftest import extract
 
@@ -70,3 +78,23 @@ def test_the_index_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         places_index.build(tmp_path / "missing.osm.pbf", target, bbox=(0, 0, 1, 1))
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_map_places_follow_the_active_map(tmp_path: Path) -> None:
+    places = MapPlaces(tmp_path, recheck=0.0)
+    with pytest.raises(PlaceError) as raised:
+        await places.geocode("Städtle 43")
+    assert raised.value.code is PlaceErrorCode.INDEX_UNAVAILABLE
+    import_map(tmp_path, extract("liechtenstein.osm.pbf"))
+    assert (await places.geocode("Städtle 43"))[0].city == "Vaduz"
+    with pytest.raises(PlaceError) as raised:
+        await places.reverse(60.1725449, 24.937381)  # Helsinki is off this map
+    assert raised.value.code is PlaceErrorCode.OFF_MAP
+    source = maps.default_source()
+    assert source is not None
+    import_map(tmp_path, source, region=maps.DEFAULT_REGION)
+    here = await places.reverse(60.1725449, 24.937381)
+    assert here is not None and here.label == "Töölönlahdenkatu 2, 00100 Helsinki"
+    assert [p for p in await places.geocode("Städtle 43") if p.city == "Vaduz"] == []
+    taxis = await places.pois((24.93, 60.16, 24.96, 60.18), classes=[PoiClass.TAXI])
+    assert len(taxis) == 17
