@@ -8,6 +8,8 @@ from subgraphs.routing.places.types import BBox, PlaceError, PlaceErrorCode
 
 #: Longer than any address; past it a query is refused before any work is done.
 MAX_QUERY = 200
+#: Words and numbers: an address has a handful; each more costs every candidate's scoring.
+MAX_WORDS = 16
 MAX_LIMIT = 50
 MAX_POI_LIMIT = 1000
 
@@ -40,6 +42,14 @@ def query(text: str) -> str:
             f"the place to look for is {len(stripped)} characters long (at most {MAX_QUERY})",
         )
     return stripped
+
+
+def word_count(count: int) -> None:
+    if count > MAX_WORDS:
+        raise PlaceError(
+            PlaceErrorCode.QUERY_TOO_LONG,
+            f"the place to look for has {count} words and numbers (at most {MAX_WORDS})",
+        )
 
 
 def limit(value: int, *, most: int) -> None:

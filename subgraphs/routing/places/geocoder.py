@@ -115,7 +115,9 @@ def geocode(
 def _parse(text: str) -> _Query:
     words: list[str] = []
     numbers: list[str] = []
-    for token in tokens(text):
+    found = tokens(text)
+    checks.word_count(len(found))
+    for token in found:
         (numbers if HOUSENUMBER.match(token) else words).append(token)
     return _Query(text, words, numbers)
 
@@ -169,12 +171,15 @@ def _match_name(name: str, words: list[str]) -> _NameMatch | None:
     limit = allowed_typos(len(name.replace(" ", "")))
     squeezed = name.replace(" ", "")
     best: _NameMatch | None = None
+    seen: dict[str, int] = {}  # a run repeated ("katu katu") is measured once
     for start in range(len(words)):
         for end in range(start + 1, len(words) + 1):
             run = "".join(words[start:end])
             if len(run) > len(squeezed) + limit:
                 break
-            typos = distance(run, squeezed, limit=limit)
+            typos = seen.get(run)
+            if typos is None:
+                typos = seen[run] = distance(run, squeezed, limit=limit)
             if typos > limit:
                 continue
             if best is None or (typos, -(end - start)) < (best.typos, -(best.end - best.start)):

@@ -140,7 +140,8 @@ def test_nothing_found_is_an_empty_list(liechtenstein_places: PlaceIndex) -> Non
 @pytest.mark.parametrize(
     ("text", "code"),
     [("", PlaceErrorCode.EMPTY_QUERY), ("  \t ", PlaceErrorCode.EMPTY_QUERY),
-     ("Städtle " * 40, PlaceErrorCode.QUERY_TOO_LONG)],
+     ("Städtle " * 40, PlaceErrorCode.QUERY_TOO_LONG),
+     ("katu " * 17, PlaceErrorCode.QUERY_TOO_LONG)],
 )  # fmt: skip
 def test_bad_queries_are_typed_errors(
     liechtenstein_places: PlaceIndex, text: str, code: PlaceErrorCode
