@@ -37,6 +37,7 @@ _CANDIDATES = 100
 #: in Porto, "str" in Liechtenstein) matches half the map and sorts nothing out. Two typos
 #: spoil at most six of a query's trigrams, so ten leave the right name four at least.
 _GRAMS = 10
+_COMMON = 0.05
 #: Each edit costs this much of a name's score.
 _PER_TYPO = 0.1
 #: Kind weights: a house when a number was asked, then towns, streets, other names.
@@ -152,13 +153,24 @@ def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
 
 
 def _rarest(db: sqlite3.Connection, grams: set[str]) -> list[str]:
+    """The query's rarest trigrams that the index has, without those in more than
+    ``_COMMON`` of the names (unless nothing else is left): the right name has the rare ones
+    too, and a common one only adds candidates to rank."""
     if not grams:
         return []
     marks = ", ".join("?" * len(grams))
     known = db.execute(
         f"SELECT term, doc FROM names_vocab WHERE term IN ({marks})", sorted(grams)
     ).fetchall()
-    return [term for term, _ in sorted(known, key=lambda row: (row[1], row[0]))[:_GRAMS]]
+    ordered = sorted(known, key=lambda row: (row[1], row[0]))
+    common = _COMMON * _names(db)
+    rare = [term for term, docs in ordered if docs <= common]
+    return (rare or [term for term, _ in ordered[:3]])[:_GRAMS]
+
+
+def _names(db: sqlite3.Connection) -> int:
+    (count,) = db.execute("SELECT max(id) FROM names").fetchone()
+    return int(count or 0)
 
 
 def _windows(words: list[str]) -> set[str]:
