@@ -26,6 +26,7 @@ from subgraphs.routing.places.text import (
     distance,
     fold,
     number_range,
+    plain_tokens,
     tokens,
     trigrams,
 )
@@ -33,13 +34,15 @@ from subgraphs.routing.places.types import MatchKind, Place, PlaceKind
 
 #: Candidates read from the trigram index per query, before scoring.
 _CANDIDATES = 100
-#: The query's rarest trigrams that the index has are the ones asked for: a common one ("rua"
-#: in Porto, "str" in Liechtenstein) matches half the map and sorts nothing out. Two typos
-#: spoil at most six of a query's trigrams, so ten leave the right name four at least.
-_GRAMS = 10
+#: Trigrams asked for per word (see ``_rarest``), and the share of the names past which a
+#: trigram is too common to ask for.
+_PER_WORD = 4
 _COMMON = 0.05
+#: A best score from which the rare trigrams' candidates are taken to have found the place.
+_SURE = 0.9
 #: Each edit costs this much of a name's score.
 _PER_TYPO = 0.1
+_FOLDED = 0.99
 #: Kind weights: a house when a number was asked, then towns, streets, other names.
 _KIND_WEIGHT = {
     PlaceKind.ADDRESS: 1.0,
@@ -57,12 +60,22 @@ _NEAR_SCALE_KM = 5.0
 @dataclass(frozen=True, slots=True)
 class _Query:
     text: str
-    words: list[str]
-    numbers: list[str]
+    #: Words and numbers in their order: a name may hold a number ("Rua 25 de Abril").
+    tokens: list[str]
+    #: The same with their accents, when they align one to one (else None).
+    plain: list[str] | None
+
+    @property
+    def words(self) -> list[str]:
+        return [token for token in self.tokens if not HOUSENUMBER.match(token)]
+
+    @property
+    def numbers(self) -> list[str]:
+        return [token for token in self.tokens if HOUSENUMBER.match(token)]
 
     @property
     def size(self) -> int:
-        return sum(len(word) for word in self.words) + sum(len(n) for n in self.numbers)
+        return sum(len(token) for token in self.tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +110,27 @@ def geocode(
     if not query.words:
         return []
     best: dict[tuple[object, ...], Place] = {}
-    for candidate in _candidates(db, query):
-        matched = _match_name(candidate.folded, query.words)
-        if matched is None:
-            continue
-        for found in _places(db, candidate, matched, query):
-            place = found if near is None else _nearer(found, near)
-            key = (place.kind, fold(place.name), place.housenumber, round(place.lat, 3),
-                   round(place.lon, 3))  # fmt: skip
-            if key not in best or best[key].score < place.score:
-                best[key] = place
+    tried: set[int] = set()
+    top = 0.0
+    # First the candidates of each word's rare trigrams; only when none of them answers well
+    # (a typo spoilt the rare ones), those of all its trigrams, common ones included.
+    for thorough in (False, True):
+        for candidate in _candidates(db, query, thorough=thorough):
+            if candidate.id in tried:
+                continue
+            tried.add(candidate.id)
+            matched = _match_name(candidate.folded, query.tokens)
+            if matched is None:
+                continue
+            for found in _places(db, candidate, matched, query):
+                top = max(top, found.score)
+                place = found if near is None else _nearer(found, near)
+                key = (place.kind, fold(place.name), place.housenumber, round(place.lat, 3),
+                       round(place.lon, 3))  # fmt: skip
+                if key not in best or best[key].score < place.score:
+                    best[key] = place
+        if top >= _SURE:
+            break
     ranked = sorted(
         best.values(), key=lambda p: (-p.score, p.distance_m or 0.0, p.label, p.osm or "")
     )
@@ -114,17 +138,14 @@ def geocode(
 
 
 def _parse(text: str) -> _Query:
-    words: list[str] = []
-    numbers: list[str] = []
     found = tokens(text)
     checks.word_count(len(found))
-    for token in found:
-        (numbers if HOUSENUMBER.match(token) else words).append(token)
-    return _Query(text, words, numbers)
+    plain = plain_tokens(text)
+    return _Query(text, found, plain if len(plain) == len(found) else None)
 
 
-def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
-    grams = _rarest(db, {gram for word in query.words for gram in trigrams(word)})
+def _candidates(db: sqlite3.Connection, query: _Query, *, thorough: bool) -> list[_Candidate]:
+    grams = _rarest(db, query.tokens, every=thorough)
     columns = "n.id, n.kind, n.name, n.folded, n.category, n.city, n.postcode, n.lat, n.lon, n.osm"
     rows: list[tuple[object, ...]] = []
     if grams:
@@ -135,7 +156,7 @@ def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
             (match, _CANDIDATES),
         ).fetchall()
     # Names too short for a trigram ("Au"), and exact names the ranking left out.
-    windows = sorted(_windows(query.words))
+    windows = sorted(_windows(query.tokens))
     marks = ", ".join("?" * len(windows))
     rows += db.execute(
         f"SELECT {columns} FROM names n WHERE n.folded IN ({marks})",
@@ -152,20 +173,31 @@ def _candidates(db: sqlite3.Connection, query: _Query) -> list[_Candidate]:
     return out
 
 
-def _rarest(db: sqlite3.Connection, grams: set[str]) -> list[str]:
-    """The query's rarest trigrams that the index has, without those in more than
-    ``_COMMON`` of the names (unless nothing else is left): the right name has the rare ones
-    too, and a common one only adds candidates to rank."""
+def _rarest(db: sqlite3.Connection, words: list[str], *, every: bool) -> list[str]:
+    """The trigrams that pick the candidates: of each word, its rarest few that the index has,
+    leaving out those in more than ``_COMMON`` of the names while rarer ones remain (a common
+    one, "str" or "rua", only adds candidates to rank). Each word counts, so a typo in the
+    street leaves the street's other trigrams, and the city's cannot crowd them out. A word
+    is cut with a space either side, as the index cut the names: "rua 25 de abril" shares
+    " 25" and " de" with a query whose "abril" has a typo. With ``every``, all the trigrams
+    the index has."""
+    cut = {word: trigrams(f" {word} ") for word in words}
+    grams = sorted(set().union(*cut.values()))
     if not grams:
         return []
     marks = ", ".join("?" * len(grams))
-    known = db.execute(
-        f"SELECT term, doc FROM names_vocab WHERE term IN ({marks})", sorted(grams)
-    ).fetchall()
-    ordered = sorted(known, key=lambda row: (row[1], row[0]))
+    docs = dict(
+        db.execute(f"SELECT term, doc FROM names_vocab WHERE term IN ({marks})", grams).fetchall()
+    )
+    if every:
+        return sorted(docs)
     common = _COMMON * _names(db)
-    rare = [term for term, docs in ordered if docs <= common]
-    return (rare or [term for term, _ in ordered[:3]])[:_GRAMS]
+    chosen: set[str] = set()
+    for own in cut.values():
+        known = sorted((docs[gram], gram) for gram in own if gram in docs)
+        rare = [gram for count, gram in known if count <= common]
+        chosen.update(rare[:_PER_WORD] if rare else [gram for _, gram in known[:2]])
+    return sorted(chosen)
 
 
 def _names(db: sqlite3.Connection) -> int:
@@ -202,16 +234,21 @@ def _match_name(name: str, words: list[str]) -> _NameMatch | None:
 def _places(
     db: sqlite3.Connection, candidate: _Candidate, matched: _NameMatch, query: _Query
 ) -> list[Place]:
-    others = query.words[: matched.start] + query.words[matched.end :]
+    outside = query.tokens[: matched.start] + query.tokens[matched.end :]
+    others = [token for token in outside if not HOUSENUMBER.match(token)]
+    numbers = [token for token in outside if HOUSENUMBER.match(token)]
     kind = candidate.kind
     name_kind = _name_kind(candidate.name, query.text, matched.typos)
     name_score = 1.0 - _PER_TYPO * matched.typos
+    # "Cálvario" asked: the street of that spelling before a "Calvário" (or a "Calvario").
+    if name_kind is MatchKind.FOLDED or _accents_differ(candidate.name, matched, query):
+        name_score *= _FOLDED
     said = _said(candidate.name, matched.typos, name_kind)
     out: list[Place] = []
-    if kind is PlaceKind.STREET and query.numbers:
-        for address in _houses(db, candidate.folded, query.numbers):
-            asked = _asked(address.number_key, query.numbers)
-            rest = [n for n in query.numbers if n != asked]
+    if kind is PlaceKind.STREET and numbers:
+        for address in _houses(db, candidate.folded, numbers):
+            asked = _asked(address.number_key, numbers)
+            rest = [n for n in numbers if n != asked]
             covered = len(candidate.folded.replace(" ", "")) + len(asked)
             covered += _context(others, rest, address.city, address.postcode)
             exact = asked == address.number_key
@@ -240,11 +277,11 @@ def _places(
         if out:
             return out
     covered = len(candidate.folded.replace(" ", ""))
-    covered += _context(others, query.numbers, candidate.city, candidate.postcode)
+    covered += _context(others, numbers, candidate.city, candidate.postcode)
     score = name_score * _coverage(covered, query) * _KIND_WEIGHT[kind]
     explanation = said
-    if kind is PlaceKind.STREET and query.numbers:
-        explanation += f", no house number {' or '.join(query.numbers)} on it in the map"
+    if kind is PlaceKind.STREET and numbers:
+        explanation += f", no house number {' or '.join(numbers)} on it in the map"
     label = (
         _label(candidate.name, None, candidate.postcode, candidate.city)
         if kind is PlaceKind.STREET
@@ -351,6 +388,18 @@ def _context(words: list[str], numbers: list[str], city: str | None, postcode: s
 def _coverage(covered: int, query: _Query) -> float:
     """Half the score is for explaining the whole query: unexplained words cost."""
     return 0.5 + 0.5 * min(1.0, covered / max(query.size, 1))
+
+
+def _accents_differ(name: str, matched: _NameMatch, query: _Query) -> bool:
+    """Whether, for a match with typos, the accents of the query's run disagree with the
+    name's (they add edits when kept)."""
+    if not matched.typos or query.plain is None:
+        return False
+    run = "".join(query.plain[matched.start : matched.end])
+    if run.isascii():
+        return False
+    own = _plain(name).replace(" ", "")
+    return distance(run, own, limit=matched.typos + 4) > matched.typos
 
 
 def _name_kind(name: str, text: str, typos: int) -> MatchKind:

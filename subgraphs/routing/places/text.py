@@ -44,6 +44,13 @@ def tokens(text: str) -> list[str]:
     return [_DASHES.sub("-", token).replace(" ", "") for token in found]
 
 
+def plain_tokens(text: str) -> list[str]:
+    """``tokens`` with the accents kept (case folded, NFC): to tell "Misericórdia" from a
+    "Misericordia" when the query has the accent."""
+    found = _TOKEN.findall(unicodedata.normalize("NFC", text).casefold())
+    return [_DASHES.sub("-", token).replace(" ", "") for token in found]
+
+
 def housenumber_key(number: str) -> str:
     """A house number as compared: "12 A" and "12a" are "12a", "12 - 14" is "12-14"."""
     return "".join(tokens(number))

@@ -14,6 +14,7 @@ from subgraphs.routing.places import (
     PlaceIndex,
     PlaceKind,
 )
+from subgraphs.routing.places.text import fold
 
 #: Städtle 43, 9490 Vaduz: a node of the Liechtenstein extract (node/315636837).
 STADTLE_43 = ("node/315636837", 47.1381654, 9.5227332)
@@ -192,3 +193,26 @@ def test_a_multipolygon_building_has_its_address(helsinki_places: PlaceIndex) ->
     best = helsinki_places.geocode_now("Unioninkatu 33 b")[0]
     assert (best.kind, best.osm, best.housenumber) == (PlaceKind.ADDRESS, "relation/6065", "33b")
     assert 60.1715 < best.lat < 60.1730 and 24.950 < best.lon < 24.952  # its courtyard block
+
+
+def test_a_number_in_a_street_name_is_part_of_the_name(porto_places: PlaceIndex) -> None:
+    # Porto has a Rua 9, a Rua 19 and a Rua 25 de Abril: "25" is no house number here.
+    for text in ("Rua 25 de Abril", "rua 25 de abril", "Rua 25 de Abirl"):
+        assert porto_places.geocode_now(text)[0].name == "Rua 25 de Abril", text
+    assert porto_places.geocode_now("rua 1o de maio")[0].name == "Rua 1º de Maio"  # º folds to o
+
+
+def test_the_spelling_asked_comes_before_its_folded_twin(porto_places: PlaceIndex) -> None:
+    # Two streets of Porto's extract fold alike: Rua do Cálvario and Rua do Calvário.
+    for text in ("Rua do Cálvario", "Rua do Calvário"):
+        found = porto_places.geocode_now(text, limit=50)  # 10 streets are "Rua do Calvário"
+        assert (found[0].name, found[0].match) == (text, MatchKind.EXACT)
+        twins = [p for p in found if p.name != text and fold(p.name) == fold(text)]
+        assert twins and all(place.match is MatchKind.FOLDED for place in twins)
+        assert max(place.score for place in twins) < found[0].score
+    # With a typo too, the accent as asked decides.
+    typo = porto_places.geocode_now("Rua da Miseicórdia", limit=10)
+    asked = [p.score for p in typo if p.name == "Rua da Misericórdia"]
+    other = [p.score for p in typo if p.name == "Rua da Misericordia"]
+    assert asked and other and min(asked) > max(other)
+    assert all(p.match is MatchKind.FUZZY for p in typo if p.name.startswith("Rua da Miseric"))
