@@ -73,7 +73,7 @@ async def test_an_import_shows_its_phases_and_the_map_routes(installed: tuple[Pa
     assert "built at: " in shown.stdout
     # The places index, built with the tiles (no taxi stand nor loading zone in this extract).
     assert (
-        "places:   972 addresses, 974 streets, 489 named, 361 PUBLIC_TRANSPORT, 158 PARKING\n"
+        "places:   972 addresses, 972 streets, 489 named, 361 PUBLIC_TRANSPORT, 158 PARKING\n"
         in shown.stdout
     )
     await routes_in_vaduz(data_dir)

@@ -1,14 +1,13 @@
 """Geocoding: from a line of text to places of the map, best first.
 
-A query is folded (``text.fold``) and split into words; words that look like house numbers
-("12", "12a", "12 a") are set aside, as are postcodes. Candidate names come from the FTS5
-trigram index: any name sharing a trigram with a query word is a candidate, ranked by BM25 (so
-rare trigrams weigh more), and a name one or two typos away still shares most of its trigrams.
-Each candidate is then scored in Python: the run of query words nearest its name (optimal
-string alignment distance, within ``text.allowed_typos``), whether the other words name its city
-or postcode, and, for a street, whether a house number of the query is one of its addresses.
-So "Äulestrasse 12, Vaduz", "12 aulestrasse vaduz", "Vaduz, Aeulestrasse 12" and "aulestrase 12"
-find the same house.
+A query is folded and cut into tokens (``text.tokens``: words, and numbers with their range or
+letter). Candidate names come from the FTS5 trigram index, ranked by BM25: first through each
+word's rare trigrams, then, when none of those answers well, through all of them. Each
+candidate is scored in Python: the run of tokens nearest its name (optimal string alignment
+distance, within ``text.allowed_typos``), whether the other words name its city or the other
+numbers its postcode, and, for a street, whether a number of the query is one of its houses.
+So "Städtle 43, 9490 Vaduz", "43 stadtle vaduz", "Vaduz, Städtle 43" and "Stadtel 43" find
+the same house. docs/routing-places.md has the weights.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from subgraphs.routing.places import checks
 from subgraphs.routing.places.geometry import Point, distance_m
@@ -433,10 +432,4 @@ def _label(name: str, number: str | None, postcode: str | None, city: str | None
 def _nearer(place: Place, near: Point) -> Place:
     metres = distance_m(near, (place.lat, place.lon))
     weight = 1 - _NEAR_WEIGHT + _NEAR_WEIGHT * math.exp(-metres / 1000 / _NEAR_SCALE_KM)
-    return _replace(place, score=round(place.score * weight, 4), distance_m=round(metres, 1))
-
-
-def _replace(place: Place, **changes: object) -> Place:
-    from dataclasses import replace
-
-    return replace(place, **changes)  # type: ignore[arg-type]
+    return replace(place, score=round(place.score * weight, 4), distance_m=round(metres, 1))

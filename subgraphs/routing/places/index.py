@@ -234,30 +234,36 @@ def _streets(db: sqlite3.Connection, ways: list[StreetWay], addresses: list[Addr
 
 
 def _clusters(ways: list[StreetWay]) -> Iterable[tuple[str, list[StreetWay]]]:
+    """Ways of one name that share a node, or have vertices in the same or neighbouring cells
+    of half ``_SAME_STREET_M``, are one street (union-find: linear in the ways, so a country's
+    thousand "Hauptstrasse" cost no more than their vertices)."""
     by_name: dict[str, list[StreetWay]] = defaultdict(list)
     for way in ways:
         by_name[fold(way.name)].append(way)
     for key, group in by_name.items():
-        clusters: list[list[StreetWay]] = []
-        for way in group:
-            touching = [c for c in clusters if any(_near(way, other) for other in c)]
-            merged = [way] + [w for c in touching for w in c]
-            clusters = [c for c in clusters if not any(c is t for t in touching)] + [merged]
-        for cluster in clusters:
+        parent = list(range(len(group)))
+        first: dict[object, int] = {}
+        for number, way in enumerate(group):
+            dlat, dlon = degrees_around(way.line[0][0], _SAME_STREET_M / 2)
+            marks: set[object] = set(way.refs)
+            for lat, lon in way.line:
+                row, col = int(lat // dlat), int(lon // dlon)
+                marks.update((row + dr, col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+            for mark in marks:
+                other = first.setdefault(mark, number)
+                parent[_root(parent, number)] = _root(parent, other)
+        clusters: dict[int, list[StreetWay]] = defaultdict(list)
+        for number, way in enumerate(group):
+            clusters[_root(parent, number)].append(way)
+        for cluster in clusters.values():
             yield key, cluster
 
 
-def _near(a: StreetWay, b: StreetWay) -> bool:
-    if set(a.refs) & set(b.refs):
-        return True
-    return (
-        min(
-            distance_m(p, q)
-            for p in a.line[:: max(1, len(a.line) // 8)]
-            for q in b.line[:: max(1, len(b.line) // 8)]
-        )
-        < _SAME_STREET_M
-    )
+def _root(parent: list[int], at: int) -> int:
+    while parent[at] != at:
+        parent[at] = parent[parent[at]]
+        at = parent[at]
+    return at
 
 
 def _medoid(points: list[Point]) -> Point:
