@@ -16,6 +16,7 @@ from pathlib import Path
 
 import osmium
 
+from subgraphs.routing.engine.pbf import MapInputError
 from subgraphs.routing.places import poi_tags
 from subgraphs.routing.places.geometry import Point, centre
 from subgraphs.routing.places.types import PoiClass
@@ -88,7 +89,15 @@ class Extract:
 
 
 def read(path: Path) -> Extract:
-    """Addresses, named places, named streets and POIs of the extract at ``path``."""
+    """Addresses, named places, named streets and POIs of the extract at ``path``;
+    MapInputError when a block cannot be decoded (``engine.pbf`` checks the framing only)."""
+    try:
+        return _read(path)
+    except RuntimeError as error:  # libosmium's: "failed to uncompress data: data error"
+        raise MapInputError(f"{path}: damaged ({error})") from None
+
+
+def _read(path: Path) -> Extract:
     out = Extract()
     pois: dict[str, PoiRecord] = {}
     routes: dict[str, set[str]] = defaultdict(set)

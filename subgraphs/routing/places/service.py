@@ -20,6 +20,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from incar import maps
+from subgraphs.routing.engine.pbf import MapInputError
 from subgraphs.routing.places import geocoder, index, pois, reverse
 from subgraphs.routing.places.geometry import Point
 from subgraphs.routing.places.types import BBox, Place, PlaceError, PlaceErrorCode, Poi, PoiClass
@@ -103,7 +104,7 @@ def index_of(data_dir: Path) -> PlaceIndex:
         try:
             build_beside(folder, bbox=manifest.bbox)
             return PlaceIndex(path)
-        except (OSError, RuntimeError, sqlite3.Error) as error:
+        except (OSError, MapInputError, sqlite3.Error) as error:
             raise PlaceError(
                 PlaceErrorCode.INDEX_UNAVAILABLE, f"{path}: cannot be built ({error})"
             ) from None

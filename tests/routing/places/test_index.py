@@ -11,7 +11,9 @@ import pytest
 
 from incar import maps
 from incar.maps import MapManifest
+from subgraphs.routing.engine import pbf
 from subgraphs.routing.engine.build import import_map
+from subgraphs.routing.engine.pbf import MapInputError
 from subgraphs.routing.places import (
     MapPlaces,
     PlaceError,
@@ -23,6 +25,7 @@ from subgraphs.routing.places import (
 )
 from subgraphs.routing.places import index as places_index
 from tests.routing.conftest import extract
+from tests.routing.pbf_files import first_blocks
 
 
 def test_an_import_builds_the_index_beside_the_tiles(
@@ -73,11 +76,20 @@ def test_no_map_is_a_typed_error(tmp_path: Path) -> None:
     assert raised.value.code is PlaceErrorCode.INDEX_UNAVAILABLE
 
 
-def test_the_index_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
-    target = tmp_path / places_index.FILENAME
-    with pytest.raises(RuntimeError):
-        places_index.build(tmp_path / "missing.osm.pbf", target, bbox=(0, 0, 1, 1))
-    assert list(tmp_path.iterdir()) == []
+def test_a_damaged_block_is_one_line_and_no_index(tmp_path: Path) -> None:
+    """Framing intact (``engine.pbf`` passes it), a data block's zlib stream spoilt."""
+    data = extract("liechtenstein.osm.pbf").read_bytes()
+    damaged = bytearray(first_blocks(data, 3))
+    start = len(first_blocks(data, 2)) + 200
+    damaged[start : start + 60] = bytes(byte ^ 0xFF for byte in damaged[start : start + 60])
+    source = tmp_path / "damaged.osm.pbf"
+    source.write_bytes(bytes(damaged))
+    assert pbf.inspect(source).data_blocks == 2
+    target = tmp_path / "out" / places_index.FILENAME
+    target.parent.mkdir()
+    with pytest.raises(MapInputError, match=r"damaged.osm.pbf: damaged \(failed to uncompress"):
+        places_index.build(source, target, bbox=(0, 0, 1, 1))
+    assert list(target.parent.iterdir()) == []  # nothing half-written left behind
 
 
 async def test_map_places_follow_the_active_map(tmp_path: Path) -> None:
