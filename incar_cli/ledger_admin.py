@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -40,14 +41,17 @@ async def run_outbox(settings: Settings, *, as_json: bool) -> int:
     return 0
 
 
-async def run_backfill(settings: Settings, *, batch: int) -> int:
-    from subgraphs.accounting.ledger.backfill import backfill
+async def run_backfill(settings: Settings, *, batch: int, force: bool) -> int:
+    from subgraphs.accounting.ledger.backfill import LedgerGap, backfill
 
     await migrate_async(settings.database_url)
     db = Database(settings.database_url)
     attach_ledger(db, settings)
     try:
-        appended = await backfill(db, batch=batch)
+        appended = await backfill(db, batch=batch, force=force)
+    except LedgerGap as gap:
+        print(f"incar ledger backfill: {gap}", file=sys.stderr)
+        return 1
     finally:
         await db.dispose()
     print(f"appended {appended} CDRs without a ledger entry")
@@ -73,11 +77,19 @@ def add(actions: Any, *, settings: Callable[[argparse.Namespace], Settings]) -> 
     backfilling = actions.add_parser(
         "backfill",
         help="append every stored CDR without a ledger entry (stored before the ledger), in "
-        "stored order, once (each hub start does it too)",
+        "stored order, once (each hub start does it too, into an empty ledger only)",
     )
     backfilling.add_argument(
         "--batch", type=_batch, default=500, help="CDRs per transaction (default 500)"
     )
+    backfilling.add_argument(
+        "--force",
+        action="store_true",
+        help="append them even though the ledger has entries (CDRs whose entries were removed "
+        "behind the hub's back: run incar ledger verify first)",
+    )
     backfilling.set_defaults(
-        run=lambda args: asyncio.run(run_backfill(settings(args), batch=args.batch))
+        run=lambda args: asyncio.run(
+            run_backfill(settings(args), batch=args.batch, force=args.force)
+        )
     )

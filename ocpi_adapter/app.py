@@ -34,7 +34,7 @@ from ocpi_adapter.modules import FUNCTIONAL_MOUNTS
 from ocpi_adapter.platforms.callers import CallerCache
 from ocpi_adapter.registry import ModuleMount
 from ocpi_adapter.versions import routes as versions
-from subgraphs.accounting.ledger.backfill import backfill
+from subgraphs.accounting.ledger.backfill import LedgerGap, backfill
 from subgraphs.accounting.ledger.outbox import OutboxSender
 
 log = logging.getLogger("incar.hub")
@@ -107,7 +107,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
         # Before the first request, so CDRs stored before the ledger keep their order in it.
-        await backfill(runtime.db)
+        try:
+            await backfill(runtime.db)
+        except LedgerGap as gap:  # tampering to report, not to repair: the hub serves on
+            log.error("ledger: %s", gap)
         still_alive = StillAlive(hub)
         still_alive.start()
         ledger_outbox = OutboxSender.of(runtime.db, settings)

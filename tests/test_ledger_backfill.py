@@ -4,7 +4,9 @@ to the head again.
 
 - ``backfill`` appends each of them once, in stored order, in batches; again, it adds nothing;
 - a hub does it at start, before its first request, so a new CDR comes after the old ones;
-- ``incar ledger backfill`` does it by hand and says how many.
+- ``incar ledger backfill`` does it by hand and says how many;
+- into a ledger that has entries neither does, unless forced: such a CDR lost its entry behind
+  the hub's back, and ``incar ledger verify`` is to name it, not a start to paper over it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 
@@ -24,7 +27,7 @@ from incar.hub_key import HubKey
 from incar.runtime import attach_ledger
 from incar.settings import Settings
 from incar.timestamps import parse_timestamp
-from subgraphs.accounting.ledger.backfill import backfill
+from subgraphs.accounting.ledger.backfill import LedgerGap, backfill
 from subgraphs.accounting.models import Cdr
 from tests.conformance.support import cdr
 from tests.peers.strict.peer import running_peer
@@ -48,25 +51,30 @@ async def stored_before_the_ledger(*cdr_ids: str) -> AsyncIterator[str]:
         db = Database(url)
         try:
             for cdr_id in cdr_ids:  # one transaction each, as the hub stored them
-                async with db.transaction() as tx:
-                    data = documents.storable(cdr(CPO, cdr_id, EMSP))
-                    key = documents.key(data["country_code"], data["party_id"], data["id"])
-                    # The columns of revision 0007 only: the model has grown since.
-                    await tx.execute(
-                        sa.insert(Cdr.__table__).values(  # type: ignore[attr-defined]
-                            country_code=key["country_code"],
-                            party_id=key["party_id"],
-                            object_id=key["object_id"],
-                            last_updated=parse_timestamp(data["last_updated"]),
-                            data=data,
-                            emsp_country_code=EMSP[0],
-                            emsp_party_id=EMSP[1],
-                        )
-                    )
+                await store_without_entry(db, cdr_id)
         finally:
             await db.dispose()
         await migrate_async(url)
         yield url
+
+
+async def store_without_entry(db: Database, cdr_id: str) -> None:
+    """A CDR's document as the hub stored it before 0008: no ledger entry."""
+    async with db.transaction() as tx:
+        data = documents.storable(cdr(CPO, cdr_id, EMSP))
+        key = documents.key(data["country_code"], data["party_id"], data["id"])
+        # The columns of revision 0007 only: the model has grown since.
+        await tx.execute(
+            sa.insert(Cdr.__table__).values(  # type: ignore[attr-defined]
+                country_code=key["country_code"],
+                party_id=key["party_id"],
+                object_id=key["object_id"],
+                last_updated=parse_timestamp(data["last_updated"]),
+                data=data,
+                emsp_country_code=EMSP[0],
+                emsp_party_id=EMSP[1],
+            )
+        )
 
 
 @contextlib.asynccontextmanager
@@ -135,3 +143,32 @@ async def test_incar_ledger_backfill_says_how_many_it_appended() -> None:
         async with ledger_database(url) as db:
             assert await ledger_order(db) == list(OLD[:2])
             await audit(db, public=KEY.public_bytes, name=KEY.name)
+
+
+async def test_a_cdr_without_entry_beside_entries_is_not_appended_unless_forced() -> None:
+    async with stored_before_the_ledger(*OLD[:2]) as url:
+        async with ledger_database(url) as db:
+            assert await backfill(db) == 2
+            await store_without_entry(db, "SNUCK-IN")  # as if its entry had been removed
+            with pytest.raises(LedgerGap) as gap:
+                await backfill(db)
+            assert gap.value.missing == 1
+            assert await ledger_order(db) == list(OLD[:2])
+        async with serving_hub(url) as hub:  # a start reports it and leaves it
+            assert await ledger_order(hub.hub.db) == list(OLD[:2])
+        with tempfile.TemporaryDirectory() as data_dir:
+            env = incar_env(
+                url, Path(data_dir), free_port(), INCAR_LEDGER_KEY_FILE=str(TEST_HUB_KEY)
+            )
+            refused = await run_incar("ledger", "backfill", env=env)
+            forced = await run_incar("ledger", "backfill", "--force", env=env)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr.strip().splitlines() == [
+            "incar ledger backfill: 1 stored CDR(s) have no ledger entry although the ledger "
+            "has entries: run incar ledger verify; incar ledger backfill --force appends them "
+            "at the end"
+        ]
+        assert forced.returncode == 0, forced.stderr
+        assert forced.stdout.strip() == "appended 1 CDRs without a ledger entry"
+        async with ledger_database(url) as db:
+            assert await ledger_order(db) == [*OLD[:2], "SNUCK-IN"]

@@ -6,6 +6,12 @@ then do the old CDRs keep their stored order in the ledger, ahead of any new one
 nothing is missing (every start but the first after the upgrade) it costs two counts. ``incar
 ledger backfill`` runs it by hand. Each batch takes the appenders' lock and reads again which
 CDRs lack an entry, so two processes backfilling at once append each CDR once.
+
+It appends only into an empty ledger, the state right after the upgrade. Once the ledger has
+entries, a CDR without one cannot come from the hub (a CDR and its entry commit together): it
+is an entry removed behind the hub's back, and appending it again at the end would paper over
+what ``incar ledger verify`` must name. Such a ledger raises ``LedgerGap``; only an operator,
+by ``incar ledger backfill --force`` after reading verify's findings, appends them anyway.
 """
 
 from __future__ import annotations
@@ -27,11 +33,27 @@ log = logging.getLogger("incar.ledger.backfill")
 BATCH = 500
 
 
+class LedgerGap(Exception):
+    """CDRs without an entry in a ledger that has entries: not the hub's doing."""
+
+    def __init__(self, missing: int) -> None:
+        super().__init__(
+            f"{missing} stored CDR(s) have no ledger entry although the ledger has entries: "
+            "run incar ledger verify; incar ledger backfill --force appends them at the end"
+        )
+        self.missing = missing
+
+
 async def missing(tx: AsyncSession) -> int:
     """How many stored CDRs have no entry (each entry is of one stored CDR)."""
     cdrs = (await tx.execute(sa.select(sa.func.count()).select_from(Cdr))).scalar_one()
     entries = (await tx.execute(sa.select(sa.func.count()).select_from(LedgerEntry))).scalar_one()
     return int(cdrs) - int(entries)
+
+
+async def _has_entries(tx: AsyncSession) -> bool:
+    found = await tx.execute(sa.select(col(LedgerEntry.idx)).limit(1))
+    return found.first() is not None
 
 
 def _without_entry(limit: int) -> sa.Select[str, str, str, str]:
@@ -51,12 +73,16 @@ def _without_entry(limit: int) -> sa.Select[str, str, str, str]:
     )
 
 
-async def backfill(db: Database, *, batch: int = BATCH) -> int:
+async def backfill(db: Database, *, batch: int = BATCH, force: bool = False) -> int:
     """Appends every stored CDR without an entry; how many it appended. ``db``'s transactions
-    must sign with the hub's key (``incar.runtime.attach_ledger``)."""
+    must sign with the hub's key (``incar.runtime.attach_ledger``). Into a ledger that has
+    entries only with ``force``; else LedgerGap."""
     async with db.transaction() as tx:
-        if await missing(tx) <= 0:
+        lacking = await missing(tx)
+        if lacking <= 0:
             return 0
+        if not force and await _has_entries(tx):
+            raise LedgerGap(lacking)
     appended = 0
     while True:
         async with db.transaction(write=True) as tx:
