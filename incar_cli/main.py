@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     subgraph = commands.add_parser("subgraph", help="run one subgraph alone")
-    subgraph.add_argument("name", choices=["locations", "sessions", "bookings"])
+    subgraph.add_argument("name", choices=["locations", "sessions", "bookings", "accounting"])
     subgraph.add_argument("--host", help="address to listen on (default INCAR_HOST)")
     subgraph.add_argument("--port", type=int, help="default INCAR_SUBGRAPHS_PORT or 8081")
     subgraph.set_defaults(run=_subgraph)

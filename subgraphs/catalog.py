@@ -29,6 +29,7 @@ class Subgraph:
 
 def subgraphs() -> dict[str, Subgraph]:
     """Every subgraph, imported on demand (the command line starts fast without them)."""
+    from subgraphs.accounting.graph.schema import schema as accounting
     from subgraphs.bookings import sweeper
     from subgraphs.bookings.graph.schema import schema as bookings
     from subgraphs.locations.graph.schema import schema as locations
@@ -38,4 +39,5 @@ def subgraphs() -> dict[str, Subgraph]:
         "locations": Subgraph("locations", locations),
         "sessions": Subgraph("sessions", sessions),
         "bookings": Subgraph("bookings", bookings, background=(sweeper.run,)),
+        "accounting": Subgraph("accounting", accounting),
     }
