@@ -178,7 +178,7 @@ def after(position: Position | None) -> list[ColumnElement[bool]]:
     return [or_(start > position.start, and_(start == position.start, col(Cdr.pk) > position.pk))]
 
 
-def ordered[T: Select[Any]](query: T) -> T:
+def ordered[T: Select[*tuple[Any, ...]]](query: T) -> T:
     return query.order_by(col(Cdr.start_date_time), col(Cdr.pk))
 
 
@@ -237,7 +237,7 @@ async def by_sessions(
 
 async def walk(
     tx: AsyncSession,
-    columns: Select[Any],
+    columns: Select[*tuple[Any, ...]],
     *,
     audience: Audience,
     filter: CdrFilter,

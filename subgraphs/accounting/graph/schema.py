@@ -10,7 +10,9 @@ import strawberry
 from strawberry.types import Info
 
 from subgraphs.accounting import search
+from subgraphs.accounting import totals as adding
 from subgraphs.accounting.graph.loaders import audience_of
+from subgraphs.accounting.graph.totals import CdrTotals, Period
 from subgraphs.accounting.graph.types import Cdr
 from subgraphs.common import roots
 from subgraphs.common.app import federation_schema
@@ -157,6 +159,23 @@ class Query:
                 has_next_page=page.has_next, end_cursor=end.cursor() if end else None
             ),
         )
+
+    @strawberry.field(
+        description="Totals of the CDRs the search finds, by period and by Location, per currency."
+    )
+    async def cdr_totals(
+        self,
+        info: Info[GraphContext, None],
+        period: Annotated[Period, strawberry.argument(description="Day, week or month.")],
+        filter: Filter = None,
+    ) -> CdrTotals:
+        audience = audience_of(info.context)
+        chosen = filter_of(filter)
+        async with info.context.runtime.db.transaction() as tx:
+            found = await adding.totals(
+                tx, audience=audience, filter=chosen, period=adding.Period(period.name)
+            )
+        return CdrTotals.of(found)
 
     @strawberry.field(description="One CDR, if the viewer may see it; null otherwise.")
     async def cdr(
