@@ -263,6 +263,12 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run(settings, args)
 
 
+async def _cdrs_export(args: argparse.Namespace) -> int:
+    from incar_cli.cdrs_command import run_export
+
+    return await run_export(_settings(args), args)
+
+
 def _map_import(args: argparse.Namespace) -> int:
     from incar_cli.map_command import run_import
 
@@ -366,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_login(commands)
     _add_map(commands)
+    from incar_cli.cdrs_command import add_export
+
+    add_export(commands, _run_async(_cdrs_export))
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)

@@ -98,6 +98,7 @@ def create_app(
         app = subgraph_app(subgraph.schema, view=view)
         routes.append(Route(subgraph.path, app, methods=["GET", "POST"]))
         routes.append(WebSocketRoute(subgraph.path, app))
+        routes += [route(runtime, authenticator) for route in subgraph.routes]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[Mapping[str, Any]]:

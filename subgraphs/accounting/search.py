@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from incar.db import Database
 from subgraphs.accounting.models import Cdr, CdrTariff
 
 MAX_PAGE: Final = 100
@@ -236,21 +237,25 @@ async def by_sessions(
 
 
 async def walk(
-    tx: AsyncSession,
+    db: Database,
     columns: Select[*tuple[Any, ...]],
     *,
     audience: Audience,
     filter: CdrFilter,
     chunk: int = 1000,
 ) -> AsyncIterator[Sequence[Any]]:
-    """Every matching row of ``columns`` (a select of Cdr's columns whose first two are
-    ``start_date_time`` and ``pk``), ``chunk`` at a time: keyset pages, so the database never
-    sorts or holds more than a page for us, and neither do we."""
+    """Every matching row of ``columns`` (a select whose first two columns are Cdr's
+    ``start_date_time`` and ``pk``), ``chunk`` at a time: keyset pages, so neither the
+    database nor we ever hold more than a page. Each page is read in a transaction of its
+    own, so a slow reader (an HTTP client downloading an export) holds no connection between
+    pages; CDRs never change, so a row is the same whichever page reads it, and one stored
+    meanwhile shows if it starts after the page being read."""
     conditions = where(audience, filter)
     position: Position | None = None
     while True:
         query = ordered(columns.where(*conditions, *after(position)).limit(chunk))
-        found = (await tx.execute(query)).all()
+        async with db.transaction() as tx:
+            found = (await tx.execute(query)).all()
         if not found:
             return
         yield found

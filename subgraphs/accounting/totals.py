@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from incar.db import Database
 from subgraphs.accounting import search
 from subgraphs.accounting.models import Cdr
 from subgraphs.locations import service as locations
@@ -139,10 +140,12 @@ def add_up(totals: Totals, rows: Iterable[Sequence[Any]]) -> None:
 
 
 async def totals(
-    tx: AsyncSession, *, audience: search.Audience, filter: search.CdrFilter, period: Period
+    db: Database, *, audience: search.Audience, filter: search.CdrFilter, period: Period
 ) -> Totals:
     """The totals of the CDRs the search finds, read a page of columns at a time."""
-    found = Totals(time_zone=await time_zone_of(tx, filter.location), period=period)
-    async for rows in search.walk(tx, COLUMNS, audience=audience, filter=filter):
+    async with db.transaction() as tx:
+        time_zone = await time_zone_of(tx, filter.location)
+    found = Totals(time_zone=time_zone, period=period)
+    async for rows in search.walk(db, COLUMNS, audience=audience, filter=filter):
         add_up(found, rows)
     return found

@@ -171,10 +171,12 @@ class Query:
     ) -> CdrTotals:
         audience = audience_of(info.context)
         chosen = filter_of(filter)
-        async with info.context.runtime.db.transaction() as tx:
-            found = await adding.totals(
-                tx, audience=audience, filter=chosen, period=adding.Period(period.name)
-            )
+        found = await adding.totals(
+            info.context.runtime.db,
+            audience=audience,
+            filter=chosen,
+            period=adding.Period(period.name),
+        )
         return CdrTotals.of(found)
 
     @strawberry.field(description="One CDR, if the viewer may see it; null otherwise.")

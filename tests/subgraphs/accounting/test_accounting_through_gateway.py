@@ -1,11 +1,15 @@
 """The accounting subgraph through the Hive Gateway, with real logins and real OCPI
 credentials tokens: each caller's ``cdrs`` holds exactly their CDRs, and one CDR asked for by
-its key shows only to them."""
+its key shows only to them; the CSV export over HTTP (the platform's ``/accounting/cdrs.csv``)
+holds the same rows for each, and refuses whom the graph refuses."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from tests.subgraphs.accounting.platform import Accounting, accounting_platform
@@ -55,3 +59,47 @@ async def test_anonymous_callers_see_no_cdr(accounting: Accounting) -> None:
 async def test_a_wrong_token_is_refused_whole(accounting: Accounting) -> None:
     found = await accounting.graph(SEARCH, "Token bm90LWEtdG9rZW4=")
     assert [e["extensions"]["code"] for e in found["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def export(accounting: Accounting, token: str | None, **params: str) -> httpx.Response:
+    headers = {"Authorization": token} if token else {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.get(
+            f"{accounting.subgraphs_url}/accounting/cdrs.csv", params=params, headers=headers
+        )
+
+
+@pytest.mark.parametrize("who", list(SEES))
+async def test_each_caller_exports_exactly_their_cdrs(accounting: Accounting, who: str) -> None:
+    answer = await export(accounting, await credentials(accounting, who))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [r["cdr_id"] for r in rows] == SEES[who]
+
+
+async def test_an_export_takes_the_filters(accounting: Accounting) -> None:
+    answer = await export(
+        accounting, accounting.party(accounting.cpo), cpo="FI*CPA", location_id="ST1"
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [r["cdr_id"] for r in rows] == ["C1", "C2"]
+
+
+@pytest.mark.parametrize(
+    ("token", "params", "status", "code"),
+    [
+        (None, {}, 401, "UNAUTHENTICATED"),
+        ("Token bm90LWEtdG9rZW4=", {}, 401, "UNAUTHENTICATED"),
+        ("cpo", {"location_id": "ST1"}, 400, "BAD_USER_INPUT"),
+        ("cpo", {"start_from": "yesterday"}, 400, "BAD_USER_INPUT"),
+        ("cpo", {"colour": "red"}, 400, "BAD_USER_INPUT"),
+    ],
+)
+async def test_an_export_refuses_whom_and_what_the_graph_refuses(
+    accounting: Accounting, token: str | None, params: dict[str, str], status: int, code: str
+) -> None:
+    if token == "cpo":
+        token = accounting.party(accounting.cpo)
+    answer = await export(accounting, token, **params)
+    assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
