@@ -33,74 +33,72 @@ MEDIA_TYPE: Final = "text/csv; charset=utf-8"
 
 
 def _text(value: Any) -> str:
+    # By exact type, not isinstance: orjson gives plain values, and this runs per cell.
+    kind = type(value)
+    if kind is str:
+        return str(value)
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, float):
+    if kind is float:
         return repr(value)
     return str(value)
 
 
-def _at(data: Mapping[str, Any], *path: str) -> Any:
-    value: Any = data
-    for name in path:
-        value = value.get(name) if isinstance(value, Mapping) else None
-    return value
-
-
-def _tariffs(data: Mapping[str, Any]) -> str:
-    ids = {t.get("id") for t in data.get("tariffs") or () if isinstance(t, Mapping)}
-    ids |= {
-        p.get("tariff_id") for p in data.get("charging_periods") or () if isinstance(p, Mapping)
-    }
+def _tariffs(data: dict[str, Any]) -> Any:
+    ids = {t.get("id") for t in data.get("tariffs") or () if isinstance(t, dict)}
+    ids |= {p.get("tariff_id") for p in data.get("charging_periods") or () if isinstance(p, dict)}
     return " ".join(sorted(i for i in ids if isinstance(i, str)))
 
 
-def _field(*path: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda data: _at(data, *path)
+def _credit(data: dict[str, Any]) -> Any:
+    return data.get("credit") is True
+
+
+type Read = tuple[str, ...] | Callable[[dict[str, Any]], Any]
 
 
 #: The CSV's columns: header and how each is read from the CDR document.
-COLUMNS: Final[tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]] = (
-    ("cdr_id", _field("id")),
-    ("cpo_country_code", _field("country_code")),
-    ("cpo_party_id", _field("party_id")),
-    ("emsp_country_code", _field("cdr_token", "country_code")),
-    ("emsp_party_id", _field("cdr_token", "party_id")),
-    ("start_date_time", _field("start_date_time")),
-    ("end_date_time", _field("end_date_time")),
-    ("session_id", _field("session_id")),
-    ("token_uid", _field("cdr_token", "uid")),
-    ("token_type", _field("cdr_token", "type")),
-    ("contract_id", _field("cdr_token", "contract_id")),
-    ("auth_method", _field("auth_method")),
-    ("authorization_reference", _field("authorization_reference")),
-    ("location_id", _field("cdr_location", "id")),
-    ("evse_uid", _field("cdr_location", "evse_uid")),
-    ("evse_id", _field("cdr_location", "evse_id")),
-    ("connector_id", _field("cdr_location", "connector_id")),
-    ("currency", _field("currency")),
-    ("total_energy_kwh", _field("total_energy")),
-    ("total_time_h", _field("total_time")),
-    ("total_parking_time_h", _field("total_parking_time")),
-    ("total_cost_excl_vat", _field("total_cost", "excl_vat")),
-    ("total_cost_incl_vat", _field("total_cost", "incl_vat")),
-    ("total_fixed_cost_excl_vat", _field("total_fixed_cost", "excl_vat")),
-    ("total_fixed_cost_incl_vat", _field("total_fixed_cost", "incl_vat")),
-    ("total_energy_cost_excl_vat", _field("total_energy_cost", "excl_vat")),
-    ("total_energy_cost_incl_vat", _field("total_energy_cost", "incl_vat")),
-    ("total_time_cost_excl_vat", _field("total_time_cost", "excl_vat")),
-    ("total_time_cost_incl_vat", _field("total_time_cost", "incl_vat")),
-    ("total_parking_cost_excl_vat", _field("total_parking_cost", "excl_vat")),
-    ("total_parking_cost_incl_vat", _field("total_parking_cost", "incl_vat")),
-    ("total_reservation_cost_excl_vat", _field("total_reservation_cost", "excl_vat")),
-    ("total_reservation_cost_incl_vat", _field("total_reservation_cost", "incl_vat")),
+COLUMNS: Final[tuple[tuple[str, Read], ...]] = (
+    ("cdr_id", ("id",)),
+    ("cpo_country_code", ("country_code",)),
+    ("cpo_party_id", ("party_id",)),
+    ("emsp_country_code", ("cdr_token", "country_code")),
+    ("emsp_party_id", ("cdr_token", "party_id")),
+    ("start_date_time", ("start_date_time",)),
+    ("end_date_time", ("end_date_time",)),
+    ("session_id", ("session_id",)),
+    ("token_uid", ("cdr_token", "uid")),
+    ("token_type", ("cdr_token", "type")),
+    ("contract_id", ("cdr_token", "contract_id")),
+    ("auth_method", ("auth_method",)),
+    ("authorization_reference", ("authorization_reference",)),
+    ("location_id", ("cdr_location", "id")),
+    ("evse_uid", ("cdr_location", "evse_uid")),
+    ("evse_id", ("cdr_location", "evse_id")),
+    ("connector_id", ("cdr_location", "connector_id")),
+    ("currency", ("currency",)),
+    ("total_energy_kwh", ("total_energy",)),
+    ("total_time_h", ("total_time",)),
+    ("total_parking_time_h", ("total_parking_time",)),
+    ("total_cost_excl_vat", ("total_cost", "excl_vat")),
+    ("total_cost_incl_vat", ("total_cost", "incl_vat")),
+    ("total_fixed_cost_excl_vat", ("total_fixed_cost", "excl_vat")),
+    ("total_fixed_cost_incl_vat", ("total_fixed_cost", "incl_vat")),
+    ("total_energy_cost_excl_vat", ("total_energy_cost", "excl_vat")),
+    ("total_energy_cost_incl_vat", ("total_energy_cost", "incl_vat")),
+    ("total_time_cost_excl_vat", ("total_time_cost", "excl_vat")),
+    ("total_time_cost_incl_vat", ("total_time_cost", "incl_vat")),
+    ("total_parking_cost_excl_vat", ("total_parking_cost", "excl_vat")),
+    ("total_parking_cost_incl_vat", ("total_parking_cost", "incl_vat")),
+    ("total_reservation_cost_excl_vat", ("total_reservation_cost", "excl_vat")),
+    ("total_reservation_cost_incl_vat", ("total_reservation_cost", "incl_vat")),
     ("tariff_ids", _tariffs),
-    ("credit", lambda data: data.get("credit") is True),
-    ("credit_reference_id", _field("credit_reference_id")),
-    ("invoice_reference_id", _field("invoice_reference_id")),
-    ("last_updated", _field("last_updated")),
+    ("credit", _credit),
+    ("credit_reference_id", ("credit_reference_id",)),
+    ("invoice_reference_id", ("invoice_reference_id",)),
+    ("last_updated", ("last_updated",)),
 )
 HEADER: Final = (*(name for name, _ in COLUMNS), "ledger_index", "ledger_tx_id")
 
@@ -120,7 +118,21 @@ ROWS = select(
 )
 
 
-def _lines(rows: list[tuple[Any, ...]]) -> str:
+def _cells(data: dict[str, Any]) -> list[str]:
+    found = []
+    for _, read in COLUMNS:
+        if type(read) is tuple:
+            value: Any = data
+            for name in read:
+                value = value.get(name) if type(value) is dict else None
+        else:
+            assert callable(read)
+            value = read(data)
+        found.append(_text(value))
+    return found
+
+
+def _lines(rows: list[Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)  # RFC 4180: commas, quotes where needed, CRLF
     writer.writerows(rows)
@@ -136,8 +148,7 @@ async def csv_chunks(
     async for page in search.walk(db, columns, audience=audience, filter=filter, chunk=chunk):
         rows = []
         for _start, _pk, text, idx, tx_id in page:
-            data = orjson.loads(text)
-            rows.append((*(_text(read(data)) for _, read in COLUMNS), _text(idx), _text(tx_id)))
+            rows.append([*_cells(orjson.loads(text)), _text(idx), _text(tx_id)])
         yield _lines(rows)
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, exists, false, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from incar.columns import UtcDateTime
 from incar.db import Database
 from subgraphs.accounting.models import Cdr, CdrTariff
 
@@ -175,8 +176,11 @@ def where(audience: Audience, filter: CdrFilter) -> list[ColumnElement[bool]]:
 def after(position: Position | None) -> list[ColumnElement[bool]]:
     if position is None:
         return []
-    start = col(Cdr.start_date_time)
-    return [or_(start > position.start, and_(start == position.start, col(Cdr.pk) > position.pk))]
+    # A row-value comparison: both databases read it as one range of the (start, pk) index.
+    return [
+        tuple_(col(Cdr.start_date_time), col(Cdr.pk))
+        > tuple_(literal(position.start, UtcDateTime()), literal(position.pk))
+    ]
 
 
 def ordered[T: Select[*tuple[Any, ...]]](query: T) -> T:
