@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
-from subgraphs.accounting import search
+from subgraphs.accounting import entries, search
+from subgraphs.accounting.ledger import log as ledger
+from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 from subgraphs.accounting.models import Cdr
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, error
@@ -54,3 +56,29 @@ def cdrs_by_session(context: GraphContext) -> DataLoader[CdrKey, list[Cdr]]:
         return DataLoader(load)
 
     return context.loader("accounting.cdrs_by_session", make)
+
+
+def ledger_entries(context: GraphContext) -> DataLoader[CdrKey, LedgerEntry | None]:
+    def make(c: GraphContext) -> DataLoader[CdrKey, LedgerEntry | None]:
+        async def load(keys: list[CdrKey]) -> list[LedgerEntry | None]:
+            async with c.runtime.db.transaction() as tx:
+                found = await entries.entries_of(tx, keys)
+            return [found.get(key) for key in keys]
+
+        return DataLoader(load)
+
+    return context.loader("accounting.ledger_entries", make)
+
+
+def latest_head(context: GraphContext) -> DataLoader[None, LedgerTreeHead | None]:
+    """The ledger's latest signed tree head, read once per request however many CDRs ask."""
+
+    def make(c: GraphContext) -> DataLoader[None, LedgerTreeHead | None]:
+        async def load(keys: list[None]) -> list[LedgerTreeHead | None]:
+            async with c.runtime.db.transaction() as tx:
+                head = await ledger.latest_head(tx)
+            return [head for _ in keys]
+
+        return DataLoader(load)
+
+    return context.loader("accounting.latest_head", make)

@@ -13,7 +13,7 @@ from subgraphs.accounting import search
 from subgraphs.accounting import totals as adding
 from subgraphs.accounting.graph.loaders import audience_of
 from subgraphs.accounting.graph.totals import CdrTotals, Period
-from subgraphs.accounting.graph.types import Cdr
+from subgraphs.accounting.graph.types import Cdr, Session
 from subgraphs.common import roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import CountryCode, PartyId
@@ -191,4 +191,4 @@ class Query:
         return await Cdr.resolve_reference(info, countryCode=country_code, partyId=party_id, id=id)
 
 
-schema = federation_schema(query=Query, types=[Cdr])
+schema = federation_schema(query=Query, types=[Cdr, Session])

@@ -10,7 +10,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from subgraphs.accounting.graph.loaders import cdrs_by_key, viewer_audience
+from subgraphs.accounting.graph.ledger import LedgerEntry
+from subgraphs.accounting.graph.loaders import (
+    cdrs_by_key,
+    cdrs_by_session,
+    ledger_entries,
+    viewer_audience,
+)
 from subgraphs.accounting.models import Cdr as CdrRow
 from subgraphs.common.context import GraphContext
 from subgraphs.common.money import Price
@@ -196,6 +202,46 @@ class Cdr:
     def last_updated(self) -> datetime:
         return self.row.last_updated
 
+    @strawberry.field(
+        description="Its entry in the hub's ledger; null for a CDR stored before the ledger."
+    )
+    async def ledger_entry(self, info: Info[GraphContext, None]) -> LedgerEntry | None:
+        row = self.row
+        found = await ledger_entries(info.context).load(
+            (row.country_code, row.party_id, row.object_id)
+        )
+        return LedgerEntry(row=found) if found is not None else None
+
     @strawberry.field(description="The CDR as its CPO sent it (OCPI JSON).")
     def document(self) -> JSON:
         return cast(JSON, dict(self._data))
+
+
+@strawberry.federation.type(
+    keys=["countryCode partyId id"],
+    description="A charging session as its CPO reports it (of the sessions subgraph), with "
+    "the CDR that bills it.",
+)
+class Session:
+    country_code: str = strawberry.field(description="Country of the CPO.")
+    party_id: str = strawberry.field(description="Party id of the CPO.")
+    id: strawberry.ID = strawberry.field(description="The session's id, unique per CPO.")
+
+    @classmethod
+    def resolve_reference(cls, info: Info[GraphContext, None], **key: Any) -> Self:
+        # Who may see the session is the sessions subgraph's to say; its CDR is checked here.
+        return cls(country_code=key["countryCode"], party_id=key["partyId"], id=key["id"])
+
+    @strawberry.field(
+        description="The CDR its CPO issued for it (credit CDRs aside), once it has; null "
+        "until then, or if the viewer may not see it."
+    )
+    async def cdr(self, info: Info[GraphContext, None]) -> Cdr | None:
+        audience = viewer_audience(info.context.viewer)
+        if audience is None:
+            return None
+        rows = await cdrs_by_session(info.context).load(
+            (self.country_code.upper(), self.party_id.upper(), str(self.id).upper())
+        )
+        billing = [r for r in rows if r.data.get("credit") is not True and audience.sees(r)]
+        return Cdr.of(billing[0]) if billing else None

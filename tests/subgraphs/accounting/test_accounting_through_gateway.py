@@ -1,18 +1,23 @@
 """The accounting subgraph through the Hive Gateway, with real logins and real OCPI
 credentials tokens: each caller's ``cdrs`` holds exactly their CDRs, and one CDR asked for by
 its key shows only to them; the CSV export over HTTP (the platform's ``/accounting/cdrs.csv``)
-holds the same rows for each, and refuses whom the graph refuses."""
+holds the same rows for each, and refuses whom the graph refuses. Each CDR shows its ledger
+entry (checked here with the hub's public key alone), and a driver's Session (of the sessions
+subgraph) resolves its CDR through federation."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from tests.subgraphs.accounting.platform import Accounting, accounting_platform
+from incar.hub_key import HubKey
+from subgraphs.accounting.ledger import checkpoint, transactions
+from tests.subgraphs.accounting.platform import CDRS, Accounting, accounting_platform
 
 SEARCH = "query { cdrs { edges { node { id cdrToken { uid } } } pageInfo { hasNextPage } } }"
 ONE = 'query ($id: String!) { cdr(countryCode: "FI", partyId: "CPA", id: $id) { id } }'
@@ -103,3 +108,67 @@ async def test_an_export_refuses_whom_and_what_the_graph_refuses(
         token = accounting.party(accounting.cpo)
     answer = await export(accounting, token, **params)
     assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+
+
+ENTRY = """
+query ($id: String!) { cdr(countryCode: "FI", partyId: "CPA", id: $id) {
+  ledgerEntry { index transactionId transaction includedFromSize
+                treeHead { size rootHash checkpoint } }
+} }
+"""
+
+
+async def test_a_cdrs_ledger_entry_checks_out_with_the_hubs_public_key(
+    accounting: Accounting,
+) -> None:
+    settings = accounting.hub.settings
+    key = HubKey(path=settings.ledger_key_path, name=settings.ledger_name)
+    found = await accounting.graph(ENTRY, await accounting.driver("alice"), id="C1")
+    assert "errors" not in found, found
+    entry = found["data"]["cdr"]["ledgerEntry"]
+    assert (entry["index"], entry["includedFromSize"]) == (0, 1)  # the first CDR pushed
+    body = entry["transaction"].encode()
+    # The transaction holds the CDR as the CPO sent it, signed by the hub's key ...
+    assert json.loads(transactions.verify(body, public=key.public_bytes)) == CDRS[0]
+    assert (
+        entry["transactionId"]
+        == transactions.create(transactions.verify(body, public=key.public_bytes), key).id
+    )
+    # ... and the head, signed by the same key, is of the whole ledger (three CDRs).
+    head = checkpoint.open_note(
+        entry["treeHead"]["checkpoint"], checkpoint.verifier_key(key.name, key.public_bytes)
+    )
+    assert (head.size, head.root.hex()) == (3, entry["treeHead"]["rootHash"])
+    assert entry["treeHead"]["size"] == 3
+
+
+SESSION_CDR = """
+query { me { sessions { id cdr { id totalCost { exclVat } ledgerEntry { index } } } } }
+"""
+ONE_SESSION = """
+query { session(countryCode: "FI", partyId: "CPA", id: "S1") { id cdr { id } } }
+"""
+
+
+async def test_a_drivers_session_resolves_its_cdr_through_federation(
+    accounting: Accounting,
+) -> None:
+    found = await accounting.graph(SESSION_CDR, await accounting.driver("alice"))
+    assert "errors" not in found, found
+    assert found["data"]["me"]["sessions"] == [
+        {
+            "id": "S1",
+            "cdr": {"id": "C1", "totalCost": {"exclVat": 2.5}, "ledgerEntry": {"index": 0}},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"), [("alice", True), ("bob", False), ("cpo", True), ("other-emsp", False)]
+)
+async def test_a_session_and_its_cdr_show_to_the_same_callers(
+    accounting: Accounting, who: str, sees: bool
+) -> None:
+    found = await accounting.graph(ONE_SESSION, await credentials(accounting, who))
+    assert "errors" not in found, found
+    assert found["data"]["session"] == ({"id": "S1", "cdr": {"id": "C1"}} if sees else None)

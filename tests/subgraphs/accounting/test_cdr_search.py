@@ -173,3 +173,19 @@ async def test_a_search_it_will_not_run_is_bad_user_input(
     (problem,) = result.errors
     assert (problem.extensions or {}).get("code") == "BAD_USER_INPUT"
     assert needle in problem.message
+
+
+@pytest.mark.parametrize("who", list(VIEWERS))
+async def test_a_sessions_cdr_is_checked_here_too(runtime: Runtime, who: str) -> None:
+    """The gateway asks the sessions subgraph first, which hides a session from strangers; a
+    caller reaching this subgraph directly still gets only a CDR they may see."""
+    data, codes = await run(
+        runtime,
+        VIEWERS[who],
+        "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Session { cdr { id } } } }",
+        r=[{"__typename": "Session", "countryCode": "FI", "partyId": "CP1", "id": "s1"}],
+    )
+    assert codes == []
+    assert data is not None
+    (session,) = data["_entities"]
+    assert session["cdr"] == ({"id": "C1"} if "C1" in SEES[who] else None)
