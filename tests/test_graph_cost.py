@@ -127,6 +127,6 @@ async def test_fifty_stations_with_bookings_and_sessions_cost_a_few_statements_e
     # Locations, the tariffs and which EVSEs are booked (for their status) once each;
     # bookings and sessions each answer all 150 EVSEs of the gateway's one entity fetch with
     # one query.
-    assert counts == {"locations": 4, "sessions": 1, "bookings": 1}, [
+    assert counts == {"locations": 4, "sessions": 1, "bookings": 1, "accounting": 0}, [
         (name, s[:60], s.count("?")) for name, seen in cost_graph.statements.items() for s in seen
     ]
