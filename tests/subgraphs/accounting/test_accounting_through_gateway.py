@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from incar.hub_key import HubKey
+from incar.hub_key import key_of
 from subgraphs.accounting.ledger import checkpoint, transactions
 from tests.subgraphs.accounting.platform import CDRS, Accounting, accounting_platform
 
@@ -121,8 +121,10 @@ query ($id: String!) { cdr(countryCode: "FI", partyId: "CPA", id: $id) {
 async def test_a_cdrs_ledger_entry_checks_out_with_the_hubs_public_key(
     accounting: Accounting,
 ) -> None:
-    settings = accounting.hub.settings
-    key = HubKey(path=settings.ledger_key_path, name=settings.ledger_name)
+    # The key the hub signs with, as it holds it (the key file is shared by every test run
+    # of this user, and read once by each hub).
+    async with accounting.hub.hub.db.transaction() as tx:
+        key = key_of(tx)
     found = await accounting.graph(ENTRY, await accounting.driver("alice"), id="C1")
     assert "errors" not in found, found
     entry = found["data"]["cdr"]["ledgerEntry"]
