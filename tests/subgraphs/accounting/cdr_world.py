@@ -1,5 +1,6 @@
-"""A small world of CDRs for the accounting subgraph's tests: two CPOs, two eMSPs, three
-drivers (carol has alice's uid at another eMSP), and who must see which CDR."""
+"""A small world of CDRs for the accounting subgraph's tests: two CPOs, two eMSPs (one of
+which runs a station too), three drivers (carol has alice's uid at another eMSP), and who must
+see which CDR."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ CDRS = [
           end="2026-01-03T02:00:00Z"),
     a_cdr(CPO, "C4", OTHER_EMSP, uid="alice", location_id="L1", start="2026-01-04T00:00:00Z",
           end="2026-01-04T00:30:00Z"),
+    # EM1 runs a station too: it sees C5 as its CPO, beside its customers' CDRs.
+    a_cdr(EMSP, "C5", OTHER_EMSP, uid="dave", location_id="L5", start="2026-01-02T12:00:00Z",
+          end="2026-01-02T13:00:00Z"),
 ]  # fmt: skip
 
 
@@ -75,7 +79,7 @@ SEES = {
     "carol": ["C4"],
     "cpo": ["C1", "C2", "C4"],
     "other-cpo": ["C3"],
-    "emsp": ["C1", "C2", "C3"],
-    "other-emsp": ["C4"],
+    "emsp": ["C1", "C2", "C5", "C3"],
+    "other-emsp": ["C5", "C4"],
     "anonymous": [],
 }

@@ -69,7 +69,7 @@ async def test_each_viewer_sees_exactly_their_cdrs(runtime: Runtime, who: str) -
 
 
 @pytest.mark.parametrize("who", list(VIEWERS))
-@pytest.mark.parametrize("cdr_id", ["C1", "C2", "C3", "C4"])
+@pytest.mark.parametrize("cdr_id", ["C1", "C2", "C3", "C4", "C5"])
 async def test_one_cdr_shows_only_to_whom_the_search_shows_it(
     runtime: Runtime, who: str, cdr_id: str
 ) -> None:
@@ -100,8 +100,13 @@ async def test_one_cdr_shows_only_to_whom_the_search_shows_it(
         ("cpo", {"tariffId": "t2"}, ["C2"]),
         ("cpo", {"emspCountryCode": "NL", "emspPartyId": "EM2"}, ["C4"]),
         ("emsp", {"cpoCountryCode": "FI", "cpoPartyId": "CP2"}, ["C3"]),
-        ("emsp", {"startFrom": "2026-01-02T10:00:00Z", "startTo": "2026-01-03T00:00:00Z"}, ["C2"]),
-        ("emsp", {"startFrom": "2026-01-02T10:00:00.000001Z"}, ["C3"]),
+        (
+            "emsp",
+            {"startFrom": "2026-01-02T10:00:00Z", "startTo": "2026-01-03T00:00:00Z"},
+            ["C2", "C5"],
+        ),
+        ("emsp", {"startFrom": "2026-01-02T10:00:00.000001Z"}, ["C5", "C3"]),
+        ("emsp", {"cpoCountryCode": "DE", "cpoPartyId": "EM1"}, ["C5"]),
         # A filter never widens what the viewer sees: bob's eMSP is not CP2's customer here.
         ("bob", {"cpoCountryCode": "FI", "cpoPartyId": "CP2"}, []),
         ("other-cpo", {"tokenUid": "bob"}, []),
@@ -115,11 +120,16 @@ async def test_filters(
     assert ids(data) == expected
 
 
-async def test_the_pages_walk_every_cdr_once_in_start_order(runtime: Runtime) -> None:
+@pytest.mark.parametrize("who", ["cpo", "emsp", "alice"])
+@pytest.mark.parametrize("first", [1, 2])
+async def test_the_pages_walk_every_cdr_once_in_start_order(
+    runtime: Runtime, who: str, first: int
+) -> None:
+    """ "emsp" sees CDRs in both its roles: the pages merge them in start order."""
     seen: list[str] = []
     after = None
     for _ in range(10):
-        data, codes = await run(runtime, VIEWERS["cpo"], first=1, after=after)
+        data, codes = await run(runtime, VIEWERS[who], first=first, after=after)
         assert codes == []
         assert data is not None
         seen += ids(data)
@@ -128,7 +138,7 @@ async def test_the_pages_walk_every_cdr_once_in_start_order(runtime: Runtime) ->
         if not page["hasNextPage"]:
             break
         after = page["endCursor"]
-    assert seen == SEES["cpo"]
+    assert seen == SEES[who]
 
 
 async def test_a_cdr_reads_as_its_cpo_sent_it(runtime: Runtime) -> None:
