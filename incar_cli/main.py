@@ -263,6 +263,12 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run(settings, args)
 
 
+async def _cdrs_export(args: argparse.Namespace) -> int:
+    from incar_cli.cdrs_command import run_export
+
+    return await run_export(_settings(args), args)
+
+
 def _map_import(args: argparse.Namespace) -> int:
     from incar_cli.map_command import run_import
 
@@ -373,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     subgraph = commands.add_parser("subgraph", help="run one subgraph alone")
-    subgraph.add_argument("name", choices=["locations", "sessions", "bookings", "routing"])
+    subgraph.add_argument(
+        "name", choices=["locations", "sessions", "bookings", "routing", "accounting"]
+    )
     subgraph.add_argument("--host", help="address to listen on (default INCAR_HOST)")
     subgraph.add_argument("--port", type=int, help="default INCAR_SUBGRAPHS_PORT or 8081")
     subgraph.set_defaults(run=_subgraph)
@@ -406,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tariff(commands)
 
     _add_ledger(commands)
+    from incar_cli.cdrs_command import add_export
+
+    add_export(commands, _run_async(_cdrs_export))
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
