@@ -179,7 +179,9 @@ def _endpoint(
 async def _route(hub: Hub, request: RoutedRequest) -> Response:
     outgoing: rewrite.Outgoing | None = None
     store = request.operation.store if request.body_valid else None
-    async with hub.db.transaction(write=store is not None) as tx:
+    # A push that may be broadcast writes its owed copies even when nothing is stored.
+    write = store is not None or (request.operation.broadcast and request.method != "GET")
+    async with hub.db.transaction(write=write) as tx:
         destination = await recipient.destination(hub, tx, request)
         if request.operation.customer_session:
             await checks.customer_session(tx, request, destination)
@@ -202,7 +204,10 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
                     f"deep, more than the {error.limit} a stored document may (hub policy)"
                 ) from None
             _report(request, outcome)
-    # Committed: what the hub stored, and any hub URL it hands out, survive a restart from here.
+        if destination.kind is Kind.BROADCAST:
+            await broadcast.owe(hub, tx, request)
+    # Committed: what the hub stored, the copies it owes and any hub URL it hands out survive
+    # a restart from here.
     if destination.kind is Kind.GET_ALL:
         return await getall.serve(hub, request)
     if destination.kind is Kind.BROADCAST:
