@@ -63,7 +63,7 @@ class Mirror:
         location_id = parts[2]
         held = self.locations.get(location_id)
         if method == "PUT" and len(parts) == 3:
-            if newer_or_same(body["last_updated"], held and held["last_updated"]):
+            if newer_or_same(body["last_updated"], held["last_updated"] if held else None):
                 self.locations[location_id] = body
         elif method == "PATCH" and len(parts) == 4 and held is not None:
             if newer_or_same(body["last_updated"], held["last_updated"]):
