@@ -16,6 +16,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from incar.timestamps import parse_timestamp
@@ -49,6 +50,8 @@ class Mirror:
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)
     offline_since: dict[Party, str] = field(default_factory=dict)
     cues: list[tuple[Party, str]] = field(default_factory=list)
+    #: The copies it took (method, path, body): not those it failed.
+    taken: list[tuple[str, str, bytes]] = field(default_factory=list)
     resyncs: list[asyncio.Task[None]] = field(default_factory=list)
 
     def attach(self) -> Mirror:
@@ -78,6 +81,7 @@ class Mirror:
             await asyncio.sleep(self.stall)
             return ocpi()
         self.apply(received.method, received.path, received.json())
+        self.taken.append((received.method, received.path, received.body))
         if self.delay:
             await asyncio.sleep(self.delay)
         return ocpi()
@@ -99,6 +103,9 @@ class Mirror:
         for item in await hub_list(self.peer, f"{self.locations_url}?date_from={since}"):
             path = f"/locations/receiver/{item['country_code']}/{item['party_id']}/{item['id']}"
             self.apply("PUT", path, item)
+
+    def took(self, method: str, path: str, body: dict[str, Any]) -> bool:
+        return any((m, p) == (method, path) and orjson.loads(b) == body for m, p, b in self.taken)
 
     async def settled(self) -> None:
         await asyncio.gather(*self.resyncs)
