@@ -88,6 +88,34 @@ def verdict(answer: PeerResponse) -> str | None:
     return None
 
 
+def supersedes(later: Owed, earlier: Owed) -> bool:
+    """Whether ``later`` carries all that ``earlier`` did: a PUT of the same object, or a PATCH
+    at the same place of at least the same fields."""
+    if later.url != earlier.url or later.receiver_platform_id != earlier.receiver_platform_id:
+        return False
+    if later.method == "PUT":
+        return True
+    if later.method != "PATCH" or earlier.method != "PATCH":
+        return False
+    try:
+        fields_later, fields_earlier = (
+            orjson.loads(later.body or b""),
+            orjson.loads(earlier.body or b""),
+        )
+    except orjson.JSONDecodeError:
+        return False
+    return (
+        isinstance(fields_later, dict)
+        and isinstance(fields_earlier, dict)
+        and set(fields_later) >= set(fields_earlier)
+    )
+
+
+def retry_pause(attempts: int) -> float:
+    """2 s after the first attempt, doubling up to a minute."""
+    return min(60.0, 2.0 ** max(1, min(attempts, 6)))
+
+
 class OwedSender:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -138,7 +166,6 @@ class OwedSender:
 
     async def _poll_once(self) -> None:
         """The backstop: rows this process was not handed (another process, a crash)."""
-        now = utcnow()
         async with self.hub.db.transaction() as tx:
             rows = (
                 await tx.execute(
@@ -148,12 +175,7 @@ class OwedSender:
                     .limit(5000)
                 )
             ).scalars()
-            found = [
-                Owed.of(r)
-                for r in rows
-                if r.id not in self._known
-                and (r.next_attempt_at is None or r.next_attempt_at <= now)
-            ]
+            found = [Owed.of(r) for r in rows if r.id not in self._known]
         self.hand(found)
 
     # --- in process --------------------------------------------------------------------------
@@ -181,26 +203,38 @@ class OwedSender:
         try:
             while lane:
                 copy = lane[0]
-                async with slot:
-                    try:
-                        await self._attempt(copy)
-                    except Exception:
-                        # Left as it is (owed or sending): the poll or the next start takes it.
-                        log.exception("owed copy %s could not be handled", copy.id)
+                while True:
+                    async with slot:
+                        try:
+                            again = await self._attempt(copy)
+                        except Exception:
+                            # Left as it is (owed or sending): the poll or the next start
+                            # takes it.
+                            log.exception("owed copy %s could not be handled", copy.id)
+                            again = False
+                    if not again:
+                        break
+                    # Retries (an operator's option): the object's later copies wait behind
+                    # this one, unless one of them supersedes it.
+                    if any(supersedes(later, copy) for later in list(lane)[1:]):
+                        self._write(self._delete_write(copy))
+                        break
+                    await asyncio.sleep(retry_pause(copy.attempts))
                 lane.popleft()
                 self._known.discard(copy.id)
         finally:
             # Emptied and removed in one step: a copy handed later opens a new lane.
             del self._lanes[key]
 
-    async def _attempt(self, copy: Owed) -> None:
+    async def _attempt(self, copy: Owed) -> bool:
+        """One attempt; True if it failed and is to be retried (INCAR_OWED_RETRY_FOR)."""
         await self._claim(copy.id)
+        copy.attempts += 1
         platform = await self._platform(copy.receiver_platform_id)
         figures = self.figures.setdefault(copy.receiver_platform_id, Figures())
         if platform is None or platform.status is not ConnectionStatus.CONNECTED:
             figures.skipped += 1
-            self._write(self._fail_write(copy, utcnow()))
-            return
+            return self._failed(copy)
         why = await self._send(copy, platform)
         if why is None:
             figures.delivered += 1
@@ -213,7 +247,8 @@ class OwedSender:
             figures.failed += 1
             figures.last_failure = why
             log.info("%s %s to %s %s", copy.method, copy.url, platform.name, why)
-            self._failed(copy)
+            return self._failed(copy)
+        return False
 
     async def _platform(self, platform_id: int) -> Platform | None:
         """From the registry cache; read again if the cache says it is not connected (a
@@ -250,8 +285,6 @@ class OwedSender:
     def _delivered(self, copy: Owed) -> None:
         receiver = copy.receiver_platform_id
         self._done(copy.id)
-        if copy.kind is Kind.COPY and self.hub.settings.owed_retry_for > 0:
-            self._write(self._superseded_write(copy))
         if copy.kind in (Kind.CUE, Kind.CUE_END):
             if copy.kind is Kind.CUE_END:
                 owner = (copy.owner_country_code, copy.owner_party_id)
@@ -265,7 +298,9 @@ class OwedSender:
         elif receiver in self.out_of_sync:
             self.recovered(receiver)
 
-    def _failed(self, copy: Owed) -> None:
+    def _failed(self, copy: Owed) -> bool:
+        """Marks the receiver, or (retries on, within their time) keeps the copy for another
+        attempt; True in that case."""
         retry_for = self.hub.settings.owed_retry_for
         now = utcnow()
         if (
@@ -273,9 +308,10 @@ class OwedSender:
             and copy.kind is Kind.COPY
             and now - copy.created_at < timedelta(seconds=retry_for)
         ):
-            self._write(self._retry_write(copy, now))
-            return
+            self._write(self._retry_write(copy))
+            return True
         self._write(self._fail_write(copy, now))
+        return False
 
     def _fail_write(self, copy: Owed, at: datetime) -> Write:
         """Deletes the copy and marks its receiver (a cue's copy: leaves the mark uncued)."""
@@ -299,25 +335,10 @@ class OwedSender:
 
         return write
 
-    def _retry_write(self, copy: Owed, at: datetime) -> Write:
-        """Retries (an operator's option): the copy waits, unless a later copy of the same
-        object to the same receiver supersedes it (that one is attempted instead)."""
-        pause = min(60.0, 2.0 ** min(copy.attempts, 6))
-        due = at + timedelta(seconds=pause)
+    def _retry_write(self, copy: Owed) -> Write:
+        due = utcnow() + timedelta(seconds=retry_pause(copy.attempts))
 
         async def write(tx: AsyncSession) -> None:
-            later = (
-                await tx.execute(
-                    select(TABLE.c.id).where(
-                        TABLE.c.receiver_platform_id == copy.receiver_platform_id,
-                        TABLE.c.object_key == copy.object_key,
-                        TABLE.c.id > copy.id,
-                    )
-                )
-            ).first()
-            if later is not None:
-                await tx.execute(delete(TABLE).where(TABLE.c.id == copy.id))
-                return
             await tx.execute(
                 update(TABLE)
                 .where(TABLE.c.id == copy.id)
@@ -326,18 +347,9 @@ class OwedSender:
 
         return write
 
-    def _superseded_write(self, copy: Owed) -> Write:
-        """A delivered copy supersedes older copies of its object waiting for a retry."""
-
+    def _delete_write(self, copy: Owed) -> Write:
         async def write(tx: AsyncSession) -> None:
-            await tx.execute(
-                delete(TABLE).where(
-                    TABLE.c.receiver_platform_id == copy.receiver_platform_id,
-                    TABLE.c.object_key == copy.object_key,
-                    TABLE.c.id < copy.id,
-                    TABLE.c.state == State.RETRY,
-                )
-            )
+            await tx.execute(delete(TABLE).where(TABLE.c.id == copy.id))
 
         return write
 
