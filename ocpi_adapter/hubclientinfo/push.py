@@ -57,7 +57,7 @@ def _copies(targets: Sequence[Platform], parties: Sequence[Party]) -> list[Owed]
 
 
 async def _owe(hub: Hub, tx: AsyncSession, copies: list[Owed]) -> None:
-    await record.owe(tx, copies, hub.owed.hand if hub.owed is not None else None)
+    await record.owe(tx, copies, hub.owed)
 
 
 async def push(hub: Hub, tx: AsyncSession, parties: Sequence[Party]) -> None:

@@ -6,10 +6,10 @@ polling delay); had the process stopped before, the sender finds them in the tab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,15 +97,31 @@ def last_updated_of(body: Any) -> datetime | None:
         return None
 
 
-async def owe(
-    tx: AsyncSession, copies: Sequence[Owed], hand: Callable[[list[Owed]], None] | None
-) -> None:
-    """Records ``copies`` in ``tx``; ``hand`` gets them (with their ids) once it commits."""
+class Sender(Protocol):
+    """The process's sender, as the writers of owed copies see it (owed/sender.py)."""
+
+    def ready(self, copy: Owed) -> bool: ...
+
+    def hand(self, copies: list[Owed]) -> None: ...
+
+
+async def owe(tx: AsyncSession, copies: Sequence[Owed], sender: Sender | None) -> None:
+    """Records ``copies`` in ``tx``; ``sender`` gets them (with their ids) once it commits.
+
+    A copy the sender will attempt at once (its lane idle) is written as claimed already
+    (``sending``): that saves the claim's write before the attempt. Should the process die
+    between the commit and that attempt, its receiver is cued, as for any copy whose attempt
+    may have begun."""
     if not copies:
         return
+    if sender is not None:
+        for copy in copies:
+            if sender.ready(copy):
+                copy.state = State.SENDING
     result = await tx.execute(_INSERT, [copy.row() for copy in copies])
     for copy, row_id in zip(copies, result.scalars().all(), strict=True):
         copy.id = row_id
-    if hand is not None:
+    if sender is not None:
         ready = list(copies)
+        hand = sender.hand
         after_commit(tx, lambda: hand(ready))

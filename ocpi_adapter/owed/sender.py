@@ -2,8 +2,9 @@
 
 Copies of one object to one receiver go out one at a time, in the order they were owed (a
 lane per receiver and object); a receiver has at most ``owed_per_receiver`` copies in flight.
-Before an attempt a copy is claimed (state ``sending``, committed); after it, it is deleted.
-Both writes are batched: one transaction carries every claim and deletion that is waiting.
+Before an attempt a copy is claimed (state ``sending``, committed; a copy owed while its lane
+is idle is written claimed already); after it, it is deleted. These writes are batched: one
+transaction carries every claim and deletion that is waiting.
 A copy found ``sending`` at start was being attempted when the process stopped: whether it
 arrived is unknown, so it is not sent again (OCPI: no retries) and its receiver is marked out
 of sync instead, as after a failure (resync.py).
@@ -176,6 +177,10 @@ class OwedSender:
                 )
             ).scalars()
             found = [Owed.of(r) for r in rows if r.id not in self._known]
+            # The marks are the truth; the set in memory only saves a query per copy.
+            marked = {m.receiver_platform_id for m in await resync.marks(tx)}
+        # Only added here: a receiver in the set without marks costs one empty cue at most.
+        self.out_of_sync |= marked
         self.hand(found)
 
     # --- in process --------------------------------------------------------------------------
@@ -192,8 +197,13 @@ class OwedSender:
             self._lanes[copy.lane] = deque([copy])
             self.hub.spawn(self._drain(copy.lane), name=f"owed-{copy.receiver_platform_id}")
 
+    def ready(self, copy: Owed) -> bool:
+        """Whether a copy owed now would be attempted at once: its lane idle, a slot free."""
+        slot = self._slots.get(copy.receiver_platform_id)
+        return copy.lane not in self._lanes and (slot is None or not slot.locked())
+
     async def owe(self, tx: AsyncSession, copies: list[Owed]) -> None:
-        await record.owe(tx, copies, self.hand)
+        await record.owe(tx, copies, self)
 
     async def _drain(self, key: tuple[int, str]) -> None:
         lane = self._lanes[key]
@@ -228,7 +238,9 @@ class OwedSender:
 
     async def _attempt(self, copy: Owed) -> bool:
         """One attempt; True if it failed and is to be retried (INCAR_OWED_RETRY_FOR)."""
-        await self._claim(copy.id)
+        if copy.state is not State.SENDING:  # not claimed when it was written
+            await self._claim(copy.id)
+            copy.state = State.SENDING
         copy.attempts += 1
         platform = await self._platform(copy.receiver_platform_id)
         figures = self.figures.setdefault(copy.receiver_platform_id, Figures())
@@ -251,10 +263,14 @@ class OwedSender:
         return False
 
     async def _platform(self, platform_id: int) -> Platform | None:
-        """From the registry cache; read again if the cache says it is not connected (a
-        registration commits just before the cache is cleared)."""
+        """From the registry cache; read again if the cache does not have it connected or
+        OFFLINE (a registration commits just before the cache is cleared), so copies to an
+        OFFLINE receiver cost no query."""
         for platform, _ in await self.hub.callers.registry():
-            if platform.id == platform_id and platform.status is ConnectionStatus.CONNECTED:
+            if platform.id == platform_id and platform.status in (
+                ConnectionStatus.CONNECTED,
+                ConnectionStatus.OFFLINE,
+            ):
                 return platform
         async with self.hub.db.transaction() as tx:
             return await tx.get(Platform, platform_id)
@@ -309,6 +325,7 @@ class OwedSender:
             and now - copy.created_at < timedelta(seconds=retry_for)
         ):
             self._write(self._retry_write(copy))
+            copy.state = State.RETRY
             return True
         self._write(self._fail_write(copy, now))
         return False
@@ -332,6 +349,8 @@ class OwedSender:
                 await resync.mark(
                     tx, receiver_platform_id=receiver, owner=owner, since=since, at=at
                 )
+            # Again in write order: a cue's end, written just before, may have cleared it.
+            self.out_of_sync.add(receiver)
 
         return write
 

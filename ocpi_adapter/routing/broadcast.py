@@ -99,7 +99,7 @@ async def owe(hub: Hub, tx: AsyncSession, request: RoutedRequest) -> None:
                 created_at=now,
             )
         )
-    await record.owe(tx, copies, hub.owed.hand if hub.owed is not None else None)
+    await record.owe(tx, copies, hub.owed)
 
 
 def accept(hub: Hub, request: RoutedRequest) -> Response:
