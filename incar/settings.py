@@ -120,6 +120,15 @@ class Settings:
     #: stamp would otherwise make every later update of the object stale).
     max_clock_skew: float = 300.0
     page_limit: int = 100
+    #: The backstop of the owed-copies sender (ocpi_adapter/owed): how often it looks for rows
+    #: it was not handed in process (left by a crash, or written by another process).
+    owed_poll: float = 5.0
+    #: Copies to one receiver in flight at once (copies of one object always one at a time).
+    owed_per_receiver: int = 64
+    #: Seconds a failed copy is retried for (an operator's option, off by default: OCPI says
+    #: a failed push is not retried; check 58). Within that time the latest copy of an object
+    #: is attempted again with a growing pause; after it the receiver is cued as without it.
+    owed_retry_for: float = 0.0
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
     event_bus: str = "memory"
@@ -243,6 +252,9 @@ class Settings:
             idle_timeout=_seconds("INCAR_IDLE_TIMEOUT", 20.0),
             max_clock_skew=_seconds("INCAR_MAX_CLOCK_SKEW", 300.0),
             page_limit=_int("INCAR_PAGE_LIMIT", 100),
+            owed_poll=_seconds("INCAR_OWED_POLL", 5.0),
+            owed_per_receiver=_positive_int("INCAR_OWED_PER_RECEIVER", 64),
+            owed_retry_for=_non_negative_seconds("INCAR_OWED_RETRY_FOR", 0.0),
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),
             event_bus=event_bus,

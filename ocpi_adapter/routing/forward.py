@@ -82,8 +82,8 @@ async def mark_unreachable(hub: Hub, platform: Platform) -> None:
         if stored is None or stored.status is not ConnectionStatus.CONNECTED:
             return
         changed = await platforms.set_status(tx, platform=stored, status=ConnectionStatus.OFFLINE)
+        await clientinfo.push(hub, tx, changed)
     hub.callers.clear()
-    hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-offline-{platform.id}")
 
 
 def relay(

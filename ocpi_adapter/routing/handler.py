@@ -180,7 +180,9 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
     outgoing: rewrite.Outgoing | None = None
     added: Mapping[str, str] = {}
     store = request.operation.store if request.body_valid else None
-    async with hub.db.transaction(write=store is not None) as tx:
+    # A push that may be broadcast writes its owed copies even when nothing is stored.
+    write = store is not None or (request.operation.broadcast and request.method != "GET")
+    async with hub.db.transaction(write=write) as tx:
         destination = await recipient.destination(hub, tx, request)
         if request.operation.customer_session:
             await checks.customer_session(tx, request, destination)
@@ -203,7 +205,10 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
             _report(request, outcome)
             if request.operation.stored_headers is not None:
                 added = await request.operation.stored_headers(tx, stored)
-    # Committed: what the hub stored, and any hub URL it hands out, survive a restart from here.
+        if destination.kind is Kind.BROADCAST:
+            await broadcast.owe(hub, tx, request)
+    # Committed: what the hub stored, the copies it owes and any hub URL it hands out survive
+    # a restart from here.
     if destination.kind is Kind.GET_ALL:
         return await getall.serve(hub, request)
     if destination.kind is Kind.BROADCAST:
