@@ -11,10 +11,10 @@ from sqlmodel import col, select
 
 from incar.db import Database
 from subgraphs.accounting.ledger import checkpoint, transactions
+from subgraphs.accounting.ledger.leaves import entry_hash
 from subgraphs.accounting.ledger.merkle import (
     CompactRange,
     Tree,
-    leaf_hash,
     verify_consistency,
 )
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
@@ -37,7 +37,7 @@ async def audit(db: Database, *, public: bytes, name: str) -> Tree:
     tree = Tree()
     in_ledger: dict[tuple[str, str, str], str] = {}
     for entry in entries_list:
-        assert entry.leaf_hash == leaf_hash(entry.tx), f"entry {entry.idx}: leaf hash"
+        assert entry.leaf_hash == entry_hash(entry.idx, entry.tx), f"entry {entry.idx}: leaf hash"
         cdr = transactions.verify(entry.tx, public=public)
         body = json.loads(cdr)
         key = (body["country_code"].upper(), body["party_id"].upper(), body["id"].upper())

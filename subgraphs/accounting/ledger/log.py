@@ -19,7 +19,8 @@ from sqlmodel import col, select
 
 from incar.hub_key import key_of
 from subgraphs.accounting.ledger import checkpoint, transactions
-from subgraphs.accounting.ledger.merkle import CompactRange, leaf_hash
+from subgraphs.accounting.ledger.leaves import entry_hash
+from subgraphs.accounting.ledger.merkle import CompactRange
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 
 
@@ -60,7 +61,7 @@ async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
         CompactRange.empty() if head is None else CompactRange.decode(head.size, head.compact_range)
     )
     signed = transactions.create(cdr, hub_key)
-    leaf = leaf_hash(signed.body)
+    leaf = entry_hash(edge.size, signed.body)
     entry = LedgerEntry(
         idx=edge.size,
         tx_id=signed.id,

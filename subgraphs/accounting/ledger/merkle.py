@@ -1,7 +1,8 @@
 """The ledger's Merkle tree as RFC 9162 (Certificate Transparency v2), section 2.1, defines it.
 
-SHA-256; a leaf is hashed as ``HASH(0x00 || entry)``, an inner node as ``HASH(0x01 || left ||
-right)``, the root of ``n`` leaves (MTH) splits them at the largest power of two below ``n``.
+SHA-256; a leaf is hashed as ``HASH(0x00 || entry)`` (the ledger's entries are
+``leaves.leaf_input``), an inner node as ``HASH(0x01 || left || right)``, the root of ``n``
+leaves (MTH) splits them at the largest power of two below ``n``.
 ``Tree`` keeps the root of every complete, aligned subtree (the ones the split produces), so a
 root, an inclusion path or a consistency path takes O(log n) of them, and no hashing beyond
 the right edge. ``CompactRange`` is what an append needs of the tree: the roots of the complete

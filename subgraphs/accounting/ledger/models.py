@@ -19,7 +19,7 @@ class LedgerEntry(SQLModel, table=True):
 
     idx: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
     tx_id: str = Field(max_length=64, unique=True)  # hex SHA3-256 of the transaction's body
-    tx: bytes = Field(sa_type=sa.LargeBinary)  # the leaf: leaf_hash = SHA-256(0x00 || tx)
+    tx: bytes = Field(sa_type=sa.LargeBinary)  # as signed; leaf_hash is leaves.entry_hash(idx, tx)
     # The CDR's key, upper-cased like its document's (CiStrings): one entry per CDR.
     country_code: str = Field(max_length=2)
     party_id: str = Field(max_length=3)
