@@ -2,7 +2,8 @@
 CDR's document commit together or not at all, so a crash leaves no half-written entry and no
 acknowledged CDR without one.
 
-Appends are one at a time: each starts from the latest tree head. On PostgreSQL ``lock`` takes
+Appends are one at a time (one CDR, or a batch under one head): each starts from the latest
+tree head. On PostgreSQL ``lock`` takes
 the heads table in EXCLUSIVE mode (readers go on; a second appender waits, then reads the
 head the first one committed). SQLite has one writer: the hub's CDR store runs in a write
 transaction (BEGIN IMMEDIATE); anywhere else a concurrent append fails (SQLITE_BUSY), never
@@ -11,12 +12,14 @@ forks the tree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from incar.columns import utcnow
 from incar.hub_key import key_of
 from subgraphs.accounting.ledger import checkpoint, transactions
 from subgraphs.accounting.ledger.leaves import entry_hash
@@ -55,23 +58,41 @@ async def entry_of(tx: AsyncSession, key: CdrKey) -> LedgerEntry | None:
 async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
     """Appends the CDR text ``cdr`` and signs the new tree head; the caller holds ``lock``
     and has made sure the CDR has no entry yet (the unique key would refuse a second)."""
+    [entry] = await append_many(tx, [(key, cdr)])
+    return entry
+
+
+async def append_many(tx: AsyncSession, cdrs: Sequence[tuple[CdrKey, str]]) -> list[LedgerEntry]:
+    """Appends the CDR texts in order and signs one tree head, of the new size, for all of
+    them (the heads' sizes then have gaps: a proof or a verifier takes a head of any size).
+    As ``append``: the caller holds ``lock``, no CDR of ``cdrs`` has an entry yet."""
+    if not cdrs:
+        return []
     hub_key = key_of(tx)
     head = await latest_head(tx)
     edge = (
         CompactRange.empty() if head is None else CompactRange.decode(head.size, head.compact_range)
     )
-    signed = transactions.create(cdr, hub_key)
-    leaf = entry_hash(edge.size, signed.body)
-    entry = LedgerEntry(
-        idx=edge.size,
-        tx_id=signed.id,
-        tx=signed.body,
-        country_code=key.country_code,
-        party_id=key.party_id,
-        cdr_id=key.cdr_id,
-        leaf_hash=leaf,
-    )
-    edge = edge.append(leaf)
+    now = utcnow()
+    entries: list[LedgerEntry] = []
+    for key, cdr in cdrs:
+        signed = transactions.create(cdr, hub_key)
+        leaf = entry_hash(edge.size, signed.body)
+        index = edge.size
+        edge, completed = edge.append_nodes(leaf)
+        entries.append(
+            LedgerEntry(
+                idx=index,
+                tx_id=signed.id,
+                tx=signed.body,
+                country_code=key.country_code,
+                party_id=key.party_id,
+                cdr_id=key.cdr_id,
+                leaf_hash=leaf,
+                nodes=b"".join(completed),
+                appended_at=now,
+            )
+        )
     root = edge.root()
     note = checkpoint.sign(
         checkpoint.Checkpoint(origin=hub_key.name, size=edge.size, root=root),
@@ -79,9 +100,33 @@ async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
         sign=hub_key.sign,
         public=hub_key.public_bytes,
     )
-    tx.add(entry)
-    tx.add(
-        LedgerTreeHead(size=edge.size, root_hash=root, compact_range=edge.encode(), checkpoint=note)
+    # Core inserts, one statement each table: the ORM's unit of work costs more than the
+    # signing at a batch's size.
+    await tx.execute(insert(LedgerEntry), [_row(entry) for entry in entries])
+    await tx.execute(
+        insert(LedgerTreeHead),
+        [
+            {
+                "size": edge.size,
+                "root_hash": root,
+                "compact_range": edge.encode(),
+                "checkpoint": note,
+                "signed_at": now,
+            }
+        ],
     )
-    await tx.flush()
-    return entry
+    return entries
+
+
+def _row(entry: LedgerEntry) -> dict[str, object]:
+    return {
+        "idx": entry.idx,
+        "tx_id": entry.tx_id,
+        "tx": entry.tx,
+        "country_code": entry.country_code,
+        "party_id": entry.party_id,
+        "cdr_id": entry.cdr_id,
+        "leaf_hash": entry.leaf_hash,
+        "nodes": entry.nodes,
+        "appended_at": entry.appended_at,
+    }

@@ -25,11 +25,16 @@ class LedgerEntry(SQLModel, table=True):
     party_id: str = Field(max_length=3)
     cdr_id: str = Field(max_length=39)
     leaf_hash: bytes = Field(sa_type=sa.LargeBinary)
+    # The roots of the complete subtrees this leaf completes, height 1 upwards (one per trailing
+    # set bit of idx; merkle.CompactRange.append_nodes): an inclusion proof reads O(log n) of
+    # them instead of hashing the leaves again (proofs.py).
+    nodes: bytes = Field(default=b"", sa_type=sa.LargeBinary)
     appended_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class LedgerTreeHead(SQLModel, table=True):
-    """The tree after ``size`` leaves, signed: one for each append."""
+    """The tree after ``size`` leaves, signed: one for each append or batch of appends (so
+    the sizes may have gaps)."""
 
     __tablename__ = "ledger_tree_head"
 
