@@ -317,6 +317,8 @@ def _add_login(commands: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from incar_cli import ledger_command
+
     parser = _Parser(
         prog="incar", description="INCAR: an OCPI 2.2.1 roaming hub and federated GraphQL platform"
     )
@@ -366,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_login(commands)
     _add_map(commands)
+    ledger_command.add_arguments(commands, _run_async)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
