@@ -1,9 +1,10 @@
-"""ledger nodes: each entry keeps the roots of the subtrees its leaf completes
+"""ledger nodes: each entry keeps the roots of the subtrees its leaf completes; CDR ids indexed
 
 An inclusion proof then reads O(log n) stored hashes instead of all the leaves (at a million
 entries, some 40 of them). They are written with the entry, in the same statement, and the
 entry's append-only triggers cover them. Entries appended before this revision (there are
-none in production) keep an empty value, which ``incar ledger verify`` reports.
+none in production) keep an empty value, which ``incar ledger verify`` reports. The CDR id
+alone is indexed too: ``incar ledger prove CDR_ID`` looks an entry up by it, without its party.
 
 Revision ID: 0012
 Revises: 0008
@@ -27,8 +28,10 @@ def upgrade() -> None:
         "ledger_entry",
         sa.Column("nodes", sa.LargeBinary(), nullable=False, server_default=sa.text(empty)),
     )
+    op.create_index("ix_ledger_entry_cdr_id", "ledger_entry", ["cdr_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ledger_entry_cdr_id", table_name="ledger_entry")
     # Plain ALTER (SQLite 3.35 and later): a batch copy of the table would lose its triggers.
     op.execute("ALTER TABLE ledger_entry DROP COLUMN nodes")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,11 +59,30 @@ async def entry_of(tx: AsyncSession, key: CdrKey) -> LedgerEntry | None:
 async def append(tx: AsyncSession, *, key: CdrKey, cdr: str) -> LedgerEntry:
     """Appends the CDR text ``cdr`` and signs the new tree head; the caller holds ``lock``
     and has made sure the CDR has no entry yet (the unique key would refuse a second)."""
-    [entry] = await append_many(tx, [(key, cdr)])
-    return entry
+    [appended] = await append_many(tx, [(key, cdr)])
+    return LedgerEntry(**appended.row)
 
 
-async def append_many(tx: AsyncSession, cdrs: Sequence[tuple[CdrKey, str]]) -> list[LedgerEntry]:
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """An entry as appended: the row written (``LedgerEntry``'s columns)."""
+
+    row: dict[str, Any]
+
+    @property
+    def index(self) -> int:
+        return int(self.row["idx"])
+
+    @property
+    def tx_id(self) -> str:
+        return str(self.row["tx_id"])
+
+    @property
+    def tx(self) -> bytes:
+        return bytes(self.row["tx"])
+
+
+async def append_many(tx: AsyncSession, cdrs: Sequence[tuple[CdrKey, str]]) -> list[Appended]:
     """Appends the CDR texts in order and signs one tree head, of the new size, for all of
     them (the heads' sizes then have gaps: a proof or a verifier takes a head of any size).
     As ``append``: the caller holds ``lock``, no CDR of ``cdrs`` has an entry yet."""
@@ -74,24 +94,25 @@ async def append_many(tx: AsyncSession, cdrs: Sequence[tuple[CdrKey, str]]) -> l
         CompactRange.empty() if head is None else CompactRange.decode(head.size, head.compact_range)
     )
     now = utcnow()
-    entries: list[LedgerEntry] = []
+    # Plain rows, not LedgerEntry objects: building a SQLModel object costs more than signing.
+    rows: list[dict[str, Any]] = []
     for key, cdr in cdrs:
         signed = transactions.create(cdr, hub_key)
-        leaf = entry_hash(edge.size, signed.body)
         index = edge.size
+        leaf = entry_hash(index, signed.body)
         edge, completed = edge.append_nodes(leaf)
-        entries.append(
-            LedgerEntry(
-                idx=index,
-                tx_id=signed.id,
-                tx=signed.body,
-                country_code=key.country_code,
-                party_id=key.party_id,
-                cdr_id=key.cdr_id,
-                leaf_hash=leaf,
-                nodes=b"".join(completed),
-                appended_at=now,
-            )
+        rows.append(
+            {
+                "idx": index,
+                "tx_id": signed.id,
+                "tx": signed.body,
+                "country_code": key.country_code,
+                "party_id": key.party_id,
+                "cdr_id": key.cdr_id,
+                "leaf_hash": leaf,
+                "nodes": b"".join(completed),
+                "appended_at": now,
+            }
         )
     root = edge.root()
     note = checkpoint.sign(
@@ -102,7 +123,7 @@ async def append_many(tx: AsyncSession, cdrs: Sequence[tuple[CdrKey, str]]) -> l
     )
     # Core inserts, one statement each table: the ORM's unit of work costs more than the
     # signing at a batch's size.
-    await tx.execute(insert(LedgerEntry), [_row(entry) for entry in entries])
+    await tx.execute(insert(LedgerEntry), rows)
     await tx.execute(
         insert(LedgerTreeHead),
         [
@@ -115,18 +136,4 @@ async def append_many(tx: AsyncSession, cdrs: Sequence[tuple[CdrKey, str]]) -> l
             }
         ],
     )
-    return entries
-
-
-def _row(entry: LedgerEntry) -> dict[str, object]:
-    return {
-        "idx": entry.idx,
-        "tx_id": entry.tx_id,
-        "tx": entry.tx,
-        "country_code": entry.country_code,
-        "party_id": entry.party_id,
-        "cdr_id": entry.cdr_id,
-        "leaf_hash": entry.leaf_hash,
-        "nodes": entry.nodes,
-        "appended_at": entry.appended_at,
-    }
+    return [Appended(row) for row in rows]

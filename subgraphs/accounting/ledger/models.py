@@ -23,7 +23,7 @@ class LedgerEntry(SQLModel, table=True):
     # The CDR's key, upper-cased like its document's (CiStrings): one entry per CDR.
     country_code: str = Field(max_length=2)
     party_id: str = Field(max_length=3)
-    cdr_id: str = Field(max_length=39)
+    cdr_id: str = Field(max_length=39, index=True)  # `incar ledger prove CDR_ID` finds it
     leaf_hash: bytes = Field(sa_type=sa.LargeBinary)
     # The roots of the complete subtrees this leaf completes, height 1 upwards (one per trailing
     # set bit of idx; merkle.CompactRange.append_nodes): an inclusion proof reads O(log n) of

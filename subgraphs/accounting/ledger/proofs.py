@@ -72,13 +72,18 @@ class InclusionProof:
 
 
 _HEAD = text("SELECT size, root_hash, checkpoint FROM ledger_tree_head WHERE size = :size")
+# The head and the entry in one round trip: a proof is two queries.
+_ENTRY_AND_HEAD = text(
+    "SELECT h.size, h.root_hash, h.checkpoint, e.tx_id, e.tx, e.leaf_hash "
+    "FROM ledger_tree_head h LEFT JOIN ledger_entry e ON e.idx = :idx "
+    "WHERE h.size = coalesce(:size, (SELECT max(size) FROM ledger_tree_head))"
+)
 _LATEST = text(
     "SELECT size, root_hash, checkpoint FROM ledger_tree_head ORDER BY size DESC LIMIT 1"
 )
 _NODES = text("SELECT idx, leaf_hash, nodes FROM ledger_entry WHERE idx IN :indices").bindparams(
     bindparam("indices", expanding=True)
 )
-_ENTRY = text("SELECT idx, tx_id, tx, leaf_hash FROM ledger_entry WHERE idx = :idx")
 _BY_CDR = text(
     "SELECT idx FROM ledger_entry WHERE country_code = :cc AND party_id = :pid AND cdr_id = :id"
 )
@@ -101,12 +106,17 @@ async def head(tx: AsyncSession, size: int | None = None) -> Head:
 async def inclusion_proof(tx: AsyncSession, index: int, size: int | None = None) -> InclusionProof:
     """The proof that the entry at ``index`` is in the signed tree of ``size`` (the latest by
     default)."""
-    signed = await head(tx, size)
+    row = (await tx.execute(_ENTRY_AND_HEAD, {"idx": index, "size": size})).first()
+    if row is None:
+        if size is None:
+            raise ProofError("the ledger is empty: no signed head yet")
+        raise ProofError(f"the hub signed no head of size {size}")
+    signed = Head(size=int(row.size), root=bytes(row.root_hash), checkpoint=row.checkpoint)
     if not 0 <= index < signed.size:
         raise ProofError(f"entry {index} is not in the tree of {signed.size} entries")
-    entry = (await tx.execute(_ENTRY, {"idx": index})).first()
-    if entry is None:
+    if row.tx is None:
         raise ProofError(f"there is no entry {index}")
+    entry = row
     path = await _roots(tx, inclusion_subtrees(index, signed.size))
     leaf = bytes(entry.leaf_hash)
     if not verify_inclusion(leaf, index, signed.size, path, signed.root):
