@@ -42,7 +42,7 @@ from subgraphs.accounting.ledger.merkle import CompactRange
 
 CHUNK = 4000  # rows a worker checks at a time
 PARALLEL_FROM = 20_000  # below this, starting processes costs more than it saves
-SEARCH_ALL = 32  # rows whose original index is searched for in the whole ledger; then nearby
+SEARCH_ALL = 8  # rows whose original index is searched for in the whole ledger; then nearby
 NEARBY = 64
 SHOWN = 20  # findings of one kind listed before "and N more"
 
@@ -321,9 +321,12 @@ class _Scan:
             what = "it holds the transaction" if first == last else "they hold the transactions"
             where = str(first + delta) if first == last else f"{first + delta} to {last + delta}"
             lines.append(f"{_span(first, last)}: moved: {what} appended at {where}")
-        for index, reason in sorted(self.changed.items()):
+        changed = sorted(self.changed.items())
+        for index, reason in changed[:SHOWN]:
             kind = "inserted" if len(holders[claim[index]]) > 1 else "changed"
             lines.append(f"entry {index}: {kind}: {reason}")
+        if len(changed) > SHOWN:
+            lines.append(f"and {len(changed) - SHOWN} more entries changed or inserted")
         for original, held in sorted(holders.items()):
             if len(held) > 1 and not any(i in self.changed for i in held):
                 lines.append(
