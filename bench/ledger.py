@@ -198,12 +198,14 @@ async def run(kind: str, options: argparse.Namespace) -> dict[str, Any]:
             attach_key(db.factory, key)
             try:
                 results["single_appends_per_s"] = await single_appends(db, options.single)
+                print(json.dumps({kind: results["single_appends_per_s"]}), file=sys.stderr)
                 size = options.single
                 for target in options.sizes:
                     rate = await fill(db, size, target, options.batch)
                     size = target
                     figures: dict[str, Any] = {"batched_appends_per_s": rate}
                     figures.update(await proof_times(db, size, options.proofs, options.single))
+                    print(json.dumps({kind: {size: figures}}), file=sys.stderr)  # before verifying
                     if size <= options.one_job_up_to:
                         figures["verify_1_job_s"] = await verification(db, key, 1)
                     if options.jobs > 1:
