@@ -332,10 +332,15 @@ def _add_map(commands: Any) -> None:
 
 
 def _add_ledger(commands: Any) -> None:
-    from incar_cli import ledger_admin
+    from incar_cli import ledger_admin, ledger_command
 
-    ledger = commands.add_parser("ledger", help="the CDR ledger: its outbox, its backfill")
+    ledger = commands.add_parser(
+        "ledger",
+        help="the tamper-evident CDR ledger: verify it whole, prove a CDR's entry, its "
+        "BigchainDB outbox, its backfill",
+    )
     actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ledger_command.add(actions, _run_async)
     ledger_admin.add(actions, settings=_settings)
 
 

@@ -20,7 +20,7 @@ from incar.exactjson import parse_stored
 from subgraphs.accounting.rows import query_columns, tariff_ids
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

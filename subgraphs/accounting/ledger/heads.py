@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from subgraphs.accounting.ledger import proofs
 from subgraphs.accounting.ledger.log import CdrKey, latest_head
-from subgraphs.accounting.ledger.merkle import Tree
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 
 
@@ -65,8 +65,8 @@ async def entries_of(tx: AsyncSession, keys: Sequence[CdrKey]) -> dict[CdrKey, E
 
 
 async def consistency_path(tx: AsyncSession, old_size: int, new_size: int) -> list[bytes]:
-    """PROOF(old_size, D[new_size]) of RFC 9162 over the stored leaves; NoSuchSize unless
-    0 <= old_size <= new_size <= the latest signed head's size."""
+    """PROOF(old_size, D[new_size]) of RFC 9162 between two signed heads; NoSuchSize unless
+    0 <= old_size <= new_size <= the latest signed head's size and both sizes were signed."""
     head = await latest_head(tx)
     size = 0 if head is None else head.size
     if not 0 <= old_size <= new_size <= size:
@@ -74,11 +74,11 @@ async def consistency_path(tx: AsyncSession, old_size: int, new_size: int) -> li
             f"no consistency proof from size {old_size} to {new_size}: sizes go from 0 up to "
             f"the latest tree head's, {size}, the old one first"
         )
-    # The leaves up to new_size, in order: O(n) reads, but a hash per leaf and no signature.
-    leaves = await tx.execute(
-        select(col(LedgerEntry.leaf_hash))
-        .where(col(LedgerEntry.idx) < new_size)
-        .order_by(col(LedgerEntry.idx))
-    )
-    tree = Tree.of(bytes(leaf) for (leaf,) in leaves.all())
-    return tree.consistency_path(old_size, new_size)
+    if old_size in (0, new_size):
+        return []  # RFC 9162 2.1.4: nothing to prove
+    # Both ends are heads a party saw signed; the path is read from the stored subtree roots
+    # (O(log n) rows), and checked against both heads' roots before it is handed out.
+    try:
+        return await proofs.consistency_proof(tx, old_size, new_size)
+    except proofs.ProofError as error:
+        raise NoSuchSize(str(error)) from None
