@@ -214,3 +214,22 @@ async def test_bad_place_input_is_refused_with_its_code(graph: Served) -> None:
     unknown = await graph.query(POIS, bbox=CENTRAL_VADUZ, classes=["CHARGING"])
     # An unknown class is not a value of the enum: the request is not run at all.
     assert unknown.get("data") is None and "CHARGING" in unknown["errors"][0]["message"]
+
+
+ENTITY_ROUTE = """
+query($id: String!) {
+  _entities(representations: [{__typename: "Location", countryCode: "LI", partyId: "LKW",
+                                id: $id}]) {
+    ... on Location { routeFrom(from: {address: "Städtle 32, Vaduz"}) { routes { mode } } }
+  }
+}
+"""
+
+
+async def test_route_from_an_entity_the_locations_subgraph_lacks_is_not_found(
+    graph: Served,
+) -> None:
+    found = await data(graph, ENTITY_ROUTE, id="SCHAAN")
+    assert found["_entities"][0]["routeFrom"]["routes"][0]["mode"] == "ELECTRIC_CAR"
+    result = await graph.query(ENTITY_ROUTE, id="NOWHERE")
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["NOT_FOUND"], result
