@@ -20,6 +20,7 @@ from strawberry.scalars import JSON
 
 from incar.settings import Settings
 from subgraphs.common.errors import Code, error
+from subgraphs.routing.graph import engine
 from subgraphs.routing.places import MapPlaces
 from subgraphs.routing.places import types as places
 from subgraphs.routing.places.geometry import distance_m
@@ -50,18 +51,23 @@ def places_for(settings: Settings) -> MapPlaces:
     return found
 
 
-def graph_error(problem: PlaceError, what: str | None = None) -> GraphQLError:
+def graph_error(problem: PlaceError, settings: Settings, what: str | None = None) -> GraphQLError:
+    if problem.code is PlaceErrorCode.INDEX_UNAVAILABLE:
+        # No map yet is the engine's to tell: it builds the default map on first use (then
+        # ROUTING_NOT_READY), or says why it has none; an index missing beside a working
+        # map is ROUTING_UNAVAILABLE with the index's own reason.
+        engine.pool(settings)
     code = _GRAPH_CODE.get(problem.code, Code.BAD_USER_INPUT)
     message = f"{what}: {problem.message}" if what else problem.message
     return error(code, message, reason=problem.code.value)
 
 
 @contextmanager
-def graph_errors(what: str | None = None) -> Iterator[None]:
+def graph_errors(settings: Settings, what: str | None = None) -> Iterator[None]:
     try:
         yield
     except PlaceError as problem:
-        raise graph_error(problem, what) from None
+        raise graph_error(problem, settings, what) from None
 
 
 @strawberry.enum(description="What a place is.")
@@ -234,6 +240,6 @@ def best(found: Sequence[places.Place], text: str, what: str) -> places.Place:
 
 async def geocoded(settings: Settings, text: str, what: str) -> places.Place:
     """The place an address or place name given as a trip's end means."""
-    with graph_errors(what):
+    with graph_errors(settings, what):
         found = await places_for(settings).geocode(text, limit=CANDIDATES)
     return best(found, text, what)

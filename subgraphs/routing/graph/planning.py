@@ -12,10 +12,9 @@ import strawberry
 from strawberry.types import Info
 
 from subgraphs.common.context import GraphContext
-from subgraphs.common.errors import Code, error
+from subgraphs.common.errors import error
 from subgraphs.routing import service
-from subgraphs.routing.engine.pool import RoutePool
-from subgraphs.routing.engine.running import NotReady, Unavailable, engine_for
+from subgraphs.routing.graph import engine
 from subgraphs.routing.graph.inputs import PlaceInput
 from subgraphs.routing.graph.types import Route, RouteCriterion, RoutePlan, TravelMode
 from subgraphs.routing.service import RoutingError
@@ -59,15 +58,6 @@ def graph_errors() -> Iterator[None]:
         raise error(problem.code, problem.message) from None
 
 
-def pool(context: GraphContext) -> RoutePool:
-    try:
-        return engine_for(context.runtime.settings).ready()
-    except NotReady as waiting:
-        raise error(Code.ROUTING_NOT_READY, f"{waiting}: ask again shortly") from None
-    except Unavailable as failure:
-        raise error(Code.ROUTING_UNAVAILABLE, f"routing has no map: {failure}") from None
-
-
 async def routes(
     info: Info[GraphContext, None],
     origin: PlaceInput,
@@ -98,7 +88,7 @@ async def routes(
         # Checked before the engine is asked for, so bad input is refused even while
         # the map is being built.
         service.check(query, now=context.now())
-        plan = await service.plan(pool(context), query, now=context.now())
+        plan = await service.plan(engine.pool(context.runtime.settings), query, now=context.now())
     return RoutePlan(
         routes=[Route.of(rank, route) for rank, route in enumerate(plan.routes, start=1)],
         optimized_for=optimize_for,

@@ -18,7 +18,7 @@ from subgraphs.locations.graph.loaders import locations_of
 from subgraphs.locations.graph.schema import StationFilter
 from subgraphs.locations.service import child
 from subgraphs.routing import languages, service
-from subgraphs.routing.graph import places, planning
+from subgraphs.routing.graph import engine, places, planning
 from subgraphs.routing.graph.inputs import CoordinatesInput, PlaceInput
 from subgraphs.routing.graph.location import Location, StationByTime
 from subgraphs.routing.graph.places import BoundingBoxInput, Place, PoiClass, PointOfInterest
@@ -115,7 +115,11 @@ class Query:
                 if point is not None:
                     candidates.append(Candidate(point, hit.distance_m, (doc, hit.evse_keys)))
             reached = await service.nearest(
-                planning.pool(context), origin, candidates, mode=mode.mode, limit=limit
+                engine.pool(context.runtime.settings),
+                origin,
+                candidates,
+                mode=mode.mode,
+                limit=limit,
             )
         return [
             StationByTime(
@@ -154,7 +158,7 @@ class Query:
         ] = 5,
     ) -> list[Place]:
         point = None if near is None else (near.latitude, near.longitude)
-        with places.graph_errors():
+        with places.graph_errors(info.context.runtime.settings):
             found = await places.places_for(info.context.runtime.settings).geocode(
                 text, near=point, limit=limit
             )
@@ -171,7 +175,7 @@ class Query:
             CoordinatesInput, strawberry.argument(description="The point to name.")
         ],
     ) -> Place | None:
-        with places.graph_errors():
+        with places.graph_errors(info.context.runtime.settings):
             found = await places.places_for(info.context.runtime.settings).reverse(
                 coordinates.latitude, coordinates.longitude
             )
@@ -197,7 +201,7 @@ class Query:
             ),
         ] = 200,
     ) -> list[PointOfInterest]:
-        with places.graph_errors():
+        with places.graph_errors(info.context.runtime.settings):
             found = await places.places_for(info.context.runtime.settings).pois(
                 bbox.bbox(), classes=places.poi_classes(classes), limit=limit
             )
