@@ -31,6 +31,10 @@ class Code(StrEnum):
     ROUTING_BUSY = "ROUTING_BUSY"
     #: The routing engine has no map (it could not be opened or built).
     ROUTING_UNAVAILABLE = "ROUTING_UNAVAILABLE"
+    #: No place of the map matches an address or place name (routing's geocoder).
+    PLACE_NOT_FOUND = "PLACE_NOT_FOUND"
+    #: An address or place name matches distinct places about equally well; say which.
+    PLACE_AMBIGUOUS = "PLACE_AMBIGUOUS"
     INTERNAL = "INTERNAL_SERVER_ERROR"
     #: The driver's OpenID Connect provider could not be reached to check their token.
     IDP_UNAVAILABLE = "IDP_UNAVAILABLE"

@@ -1,5 +1,6 @@
 """The routing engine beside the other subgraphs: the default map builds on first use while
-they answer (a route meanwhile is ROUTING_NOT_READY), and a full queue is ROUTING_BUSY."""
+they answer (a route or a geocode meanwhile is ROUTING_NOT_READY), and a full queue is
+ROUTING_BUSY."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.routing.graph import codes, served, until_ready
 HELSINKI = """{ routes(from: {coordinates: {latitude: 60.1699, longitude: 24.9384}},
                        to: {coordinates: {latitude: 60.1750, longitude: 24.9500}}) {
   map timeZone country routes { durationSeconds departure } } }"""
+GEOCODE = '{ geocode(text: "mannerheimintie", limit: 1) { label kind } }'
 STATIONS = (
     "{ stations(near: {latitude: 47.14, longitude: 9.52, radiusMeters: 5000}) { totalCount } }"
 )
@@ -24,6 +26,9 @@ STATIONS = (
 
 async def test_the_default_map_builds_while_the_other_subgraphs_answer(tmp_path: Path) -> None:
     async with served(tmp_path) as graph:
+        # The places of a map not yet built: asking starts the build, as a route does.
+        places = await graph.query(GEOCODE)
+        assert codes(places) == ["ROUTING_NOT_READY"], places
         first = await graph.query(HELSINKI)
         assert codes(first) == ["ROUTING_NOT_READY"], first
         # Bad input is refused as such even before the map is there.
@@ -34,6 +39,8 @@ async def test_the_default_map_builds_while_the_other_subgraphs_answer(tmp_path:
         stations = await post(graph.locations, STATIONS)
         assert stations == {"data": {"stations": {"totalCount": 4}}}
         ready = await until_ready(graph, HELSINKI)
+        named = await graph.query(GEOCODE)
+    assert named["data"]["geocode"][0]["kind"] == "STREET", named
     plan = ready["data"]["routes"]
     assert (plan["map"], plan["timeZone"], plan["country"]) == ("helsinki", "Europe/Helsinki", "FI")
     assert plan["routes"][0]["durationSeconds"] > 0

@@ -1,6 +1,7 @@
 """Routes and nearest stations through a real Hive Gateway composing the routing and
 locations subgraphs: a station found by driving time is joined with its Location's details
-from the locations subgraph, and a refusal keeps its code."""
+from the locations subgraph, a Location of the locations subgraph gets its routeFrom from the
+routing subgraph, and a refusal keeps its code."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ NEAREST = """
   nearestStations(from: {coordinates: {latitude: 47.13, longitude: 9.52}}, limit: 2,
                   filter: {availableNow: true}) {
     durationSeconds location { id name city evses { uid status } }
+  }
+}
+"""
+
+ROUTE_FROM = """
+query($from: PlaceInput!) {
+  location(countryCode: "LI", partyId: "LKW", id: "SCHAAN") {
+    name city
+    routeFrom(from: $from, modes: [ELECTRIC_CAR], departAt: "2026-12-03T16:00:00Z") {
+      timeZone routes { mode distanceMeters durationSeconds }
+    }
   }
 }
 """
@@ -80,3 +92,32 @@ async def test_a_refusal_keeps_its_code_through_the_gateway(gateway: str) -> Non
     assert codes(result) == ["BAD_USER_INPUT"], result
     off = await post(gateway, NEAREST.replace("latitude: 47.13", "latitude: 60.17"))
     assert codes(off) == ["OFF_MAP"], off
+
+
+async def test_a_location_gets_its_route_from_an_address_through_the_gateway(gateway: str) -> None:
+    result = await post(gateway, ROUTE_FROM, variables={"from": {"address": "stadtle 32 vaduz"}})
+    assert "errors" not in result, result
+    location = result["data"]["location"]
+    assert location["city"] == "Vaduz"  # from the locations subgraph
+    plan = location["routeFrom"]  # from the routing subgraph
+    assert plan["timeZone"] == "Europe/Vaduz"
+    # The same route as the routes query gives from the address's point to the same station.
+    direct = await post(
+        gateway,
+        ROUTE.replace("{coordinates: {latitude: 47.1396, longitude: 9.5226}}", "$from").replace(
+            "query($departAt: DateTime)", "query($departAt: DateTime, $from: PlaceInput!)"
+        ),
+        variables={"departAt": "2026-12-03T16:00:00Z", "from": {"address": "Städtle 32, Vaduz"}},
+    )
+    assert "errors" not in direct, direct
+    car = [r for r in direct["data"]["routes"]["routes"] if r["mode"] == "ELECTRIC_CAR"]
+    assert [r["durationSeconds"] for r in plan["routes"]] == [car[0]["durationSeconds"]]
+    assert plan["routes"][0]["distanceMeters"] > 1000
+
+
+async def test_a_route_from_refusal_keeps_its_code_and_candidates(gateway: str) -> None:
+    result = await post(gateway, ROUTE_FROM, variables={"from": {"address": "Landstrasse"}})
+    assert codes(result) == ["PLACE_AMBIGUOUS"], result
+    candidates = result["errors"][0]["extensions"]["candidates"]
+    assert len(candidates) >= 2, result
+    assert result["errors"][0]["path"] == ["location", "routeFrom"], result

@@ -1,9 +1,8 @@
-"""Where a trip starts or ends: coordinates, or a Location or EVSE of the locations subgraph.
+"""Where a trip starts or ends: coordinates, an address or place name (geocoded with the
+map's own index), or a Location or EVSE of the locations subgraph.
 
 One input with one field per kind of place, exactly one of them given (GraphQL's @oneOf
-shape, checked here: the gateway's composition does not carry the directive). Addresses
-and place names join when geocoding lands (subgraphs/routing/places/); until then they are
-not in the schema at all, rather than there and refused.
+shape, checked here: the gateway's composition does not carry the directive).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from subgraphs.common.errors import Code
 from subgraphs.locations import service as locations
 from subgraphs.locations.graph.schema import EvseRefInput, LocationRefInput
 from subgraphs.locations.service import child
+from subgraphs.routing.graph.places import geocoded
 from subgraphs.routing.service import Point, RoutingError
 
 
@@ -27,12 +27,18 @@ class CoordinatesInput:
 
 
 @strawberry.input(
-    description="A place: exactly one of coordinates, a Location or an EVSE (its own "
-    "coordinates, else its Location's)."
+    description="A place: exactly one of coordinates, an address or place name, a Location "
+    "or an EVSE (its own coordinates, else its Location's)."
 )
 class PlaceInput:
     coordinates: CoordinatesInput | None = strawberry.field(
         default=None, description="A point on the map."
+    )
+    address: str | None = strawberry.field(
+        default=None,
+        description='An address or place name of the map ("Städtle 32, Vaduz"), tolerant of '
+        "case, accents and small typos: its best match (see geocode); PLACE_NOT_FOUND or "
+        "PLACE_AMBIGUOUS with the candidates otherwise.",
     )
     location: LocationRefInput | None = strawberry.field(
         default=None, description="A charging station site, by its owner and id."
@@ -42,15 +48,19 @@ class PlaceInput:
     )
 
     async def point(self, context: GraphContext, what: str) -> Point:
-        given = [v for v in (self.coordinates, self.location, self.evse) if v is not None]
-        if len(given) != 1:
+        kinds = (self.coordinates, self.address, self.location, self.evse)
+        if sum(v is not None for v in kinds) != 1:
             raise RoutingError(
-                Code.BAD_USER_INPUT, f"{what}: give exactly one of coordinates, location, evse"
+                Code.BAD_USER_INPUT,
+                f"{what}: give exactly one of coordinates, address, location, evse",
             )
         if self.coordinates is not None:
             point = Point(self.coordinates.latitude, self.coordinates.longitude)
             point.check(what)
             return point
+        if self.address is not None:
+            place = await geocoded(context.runtime.settings, self.address, what)
+            return Point(place.lat, place.lon)
         if self.location is not None:
             ref = self.location
             data = await _location(context, ref.country_code, ref.party_id, ref.id, what)

@@ -3,9 +3,7 @@ nearest by travel time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import strawberry
@@ -14,41 +12,19 @@ from strawberry.types import Info
 from subgraphs.common import roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.context import GraphContext
-from subgraphs.common.errors import Code, bad_input, error
+from subgraphs.common.errors import bad_input
 from subgraphs.locations import search as searching
 from subgraphs.locations.graph.loaders import locations_of
 from subgraphs.locations.graph.schema import StationFilter
 from subgraphs.locations.service import child
 from subgraphs.routing import languages, service
-from subgraphs.routing.engine.pool import RoutePool
-from subgraphs.routing.engine.running import NotReady, Unavailable, engine_for
-from subgraphs.routing.graph.inputs import PlaceInput
-from subgraphs.routing.graph.types import (
-    Location,
-    Route,
-    RouteCriterion,
-    RoutePlan,
-    StationByTime,
-    TravelMode,
-)
-from subgraphs.routing.service import Candidate, Point, RoutingError
-
-
-@contextmanager
-def _graph_errors() -> Iterator[None]:
-    try:
-        yield
-    except RoutingError as problem:
-        raise error(problem.code, problem.message) from None
-
-
-def _pool(context: GraphContext) -> RoutePool:
-    try:
-        return engine_for(context.runtime.settings).ready()
-    except NotReady as waiting:
-        raise error(Code.ROUTING_NOT_READY, f"{waiting}: ask again shortly") from None
-    except Unavailable as failure:
-        raise error(Code.ROUTING_UNAVAILABLE, f"routing has no map: {failure}") from None
+from subgraphs.routing.graph import engine, places, planning
+from subgraphs.routing.graph.inputs import CoordinatesInput, PlaceInput
+from subgraphs.routing.graph.location import Location, StationByTime
+from subgraphs.routing.graph.places import BoundingBoxInput, Place, PoiClass, PointOfInterest
+from subgraphs.routing.graph.types import RouteCriterion, RoutePlan, TravelMode
+from subgraphs.routing.places import checks as place_checks
+from subgraphs.routing.service import Candidate, Point
 
 
 @strawberry.type(description=roots.QUERY)
@@ -64,65 +40,23 @@ class Query:
             PlaceInput, strawberry.argument(name="from", description="Where the trip starts.")
         ],
         to: Annotated[PlaceInput, strawberry.argument(description="Where the trip ends.")],
-        depart_at: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="When to leave (ISO 8601 with an offset); now when neither this "
-                "nor arriveBy is given."
-            ),
-        ] = None,
-        arrive_by: Annotated[
-            datetime | None,
-            strawberry.argument(description="When to arrive (ISO 8601 with an offset)."),
-        ] = None,
-        modes: Annotated[
-            list[TravelMode],
-            strawberry.argument(description="The modes to route by, each at most once."),
-        ] = [TravelMode.ELECTRIC_CAR],  # noqa: B006 (Strawberry copies a default per request)
-        optimize_for: Annotated[
-            RouteCriterion, strawberry.argument(description="What the order is by.")
-        ] = RouteCriterion.DURATION,
-        alternatives: Annotated[
-            int,
-            strawberry.argument(
-                description=f"Alternative routes per mode besides the best, 0 to "
-                f"{service.MAX_ALTERNATIVES}, where the engine finds them."
-            ),
-        ] = 0,
-        language: Annotated[
-            str,
-            strawberry.argument(
-                description="The directions' language (BCP 47, e.g. fi-FI or fi); see "
-                "routingLanguages."
-            ),
-        ] = languages.DEFAULT,
+        depart_at: planning.DepartAt = None,
+        arrive_by: planning.ArriveBy = None,
+        modes: planning.Modes = [TravelMode.ELECTRIC_CAR],  # noqa: B006 (copied per request)
+        optimize_for: planning.OptimizeFor = RouteCriterion.DURATION,
+        alternatives: planning.Alternatives = 0,
+        language: planning.Language = languages.DEFAULT,
     ) -> RoutePlan:
-        context = info.context
-        with _graph_errors():
-            origin = await from_.point(context, "from")
-            destination = await to.point(context, "to")
-            query = service.RouteQuery(
-                origin=origin,
-                destination=destination,
-                modes=tuple(mode.mode for mode in modes),
-                depart_at=depart_at,
-                arrive_by=arrive_by,
-                optimize_for=service.Criterion(optimize_for.name),
-                alternatives=alternatives,
-                language=language,
-                directions=_selects(info.selected_fields, "directions"),
-            )
-            # Checked before the engine is asked for, so bad input is refused even while
-            # the map is being built.
-            service.check(query, now=context.now())
-            plan = await service.plan(_pool(context), query, now=context.now())
-        return RoutePlan(
-            routes=[Route.of(rank, route) for rank, route in enumerate(plan.routes, start=1)],
-            optimized_for=optimize_for,
-            map=plan.manifest.region,
-            time_zone=plan.region.time_zone,
-            country=plan.region.country,
-            language=plan.language,
+        return await planning.routes(
+            info,
+            from_,
+            to,
+            depart_at=depart_at,
+            arrive_by=arrive_by,
+            modes=modes,
+            optimize_for=optimize_for,
+            alternatives=alternatives,
+            language=language,
         )
 
     @strawberry.field(
@@ -157,7 +91,7 @@ class Query:
         context = info.context
         if not (1 <= limit <= service.MAX_STATIONS):
             raise bad_input(f"limit: from 1 to {service.MAX_STATIONS}")
-        with _graph_errors():
+        with planning.graph_errors():
             service.check_station_mode(mode.mode)
             origin = await from_.point(context, "from")
             try:
@@ -181,7 +115,11 @@ class Query:
                 if point is not None:
                     candidates.append(Candidate(point, hit.distance_m, (doc, hit.evse_keys)))
             reached = await service.nearest(
-                _pool(context), origin, candidates, mode=mode.mode, limit=limit
+                engine.pool(context.runtime.settings),
+                origin,
+                candidates,
+                mode=mode.mode,
+                limit=limit,
             )
         return [
             StationByTime(
@@ -200,21 +138,81 @@ class Query:
         ]
 
     @strawberry.field(
+        description="Places of the map that a text names (an address in any order, a street, "
+        "a town, a named POI), best first; tolerant of case, accents and small typos; "
+        "[] when none matches (docs/routing-places.md)."
+    )
+    async def geocode(
+        self,
+        info: Info[GraphContext, None],
+        text: Annotated[
+            str, strawberry.argument(description='What to look for: "Städtle 32, Vaduz".')
+        ],
+        near: Annotated[
+            CoordinatesInput | None,
+            strawberry.argument(description="Prefer places near this point (a tie-breaker)."),
+        ] = None,
+        limit: Annotated[
+            int,
+            strawberry.argument(description=f"How many places: 1 to {place_checks.MAX_LIMIT}."),
+        ] = 5,
+    ) -> list[Place]:
+        point = None if near is None else (near.latitude, near.longitude)
+        with places.graph_errors(info.context.runtime.settings):
+            found = await places.places_for(info.context.runtime.settings).geocode(
+                text, near=point, limit=limit
+            )
+        return [Place.of(place) for place in found]
+
+    @strawberry.field(
+        description="The address at a point, else the nearest street; null when neither is "
+        "near; OFF_MAP off the map."
+    )
+    async def reverse_geocode(
+        self,
+        info: Info[GraphContext, None],
+        coordinates: Annotated[
+            CoordinatesInput, strawberry.argument(description="The point to name.")
+        ],
+    ) -> Place | None:
+        with places.graph_errors(info.context.runtime.settings):
+            found = await places.places_for(info.context.runtime.settings).reverse(
+                coordinates.latitude, coordinates.longitude
+            )
+        return None if found is None else Place.of(found)
+
+    @strawberry.field(
+        description="The map's points of interest in a box (car parks, taxi stands, loading "
+        "zones, public transport stops), nearest its middle first; charging stations are "
+        "the locations subgraph's (stations)."
+    )
+    async def points_of_interest(
+        self,
+        info: Info[GraphContext, None],
+        bbox: Annotated[BoundingBoxInput, strawberry.argument(description="The box to look in.")],
+        classes: Annotated[
+            list[PoiClass] | None,
+            strawberry.argument(description="The classes wanted; all when not given."),
+        ] = None,
+        limit: Annotated[
+            int,
+            strawberry.argument(
+                description=f"How many at most: 1 to {place_checks.MAX_POI_LIMIT}."
+            ),
+        ] = 200,
+    ) -> list[PointOfInterest]:
+        with places.graph_errors(info.context.runtime.settings):
+            found = await places.places_for(info.context.runtime.settings).pois(
+                bbox.bbox(), classes=places.poi_classes(classes), limit=limit
+            )
+        return [PointOfInterest.of(poi) for poi in found]
+
+    @strawberry.field(
         description="The languages directions are written in (other tags of these languages "
         "resolve to them, e.g. fi to fi-FI)."
     )
     def routing_languages(self) -> list[str]:
         return list(languages.SUPPORTED)
-
-
-def _selects(fields: Sequence[Any], name: str) -> bool:
-    """Whether the selection asks for a field of this name at any depth (fragments too)."""
-    for field in fields:
-        if getattr(field, "name", None) == name:
-            return True
-        if _selects(getattr(field, "selections", ()), name):
-            return True
-    return False
 
 
 def _uid(data: Mapping[str, Any], key: str) -> str:

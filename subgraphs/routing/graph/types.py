@@ -1,4 +1,4 @@
-"""The routing subgraph's types: routes, their steps and geometry, stations by travel time."""
+"""The routing subgraph's types: routes, their steps and geometry."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from enum import Enum
 from typing import cast
 
 import strawberry
-from strawberry.federation.schema_directives import Key
-from strawberry.federation.types import FieldSet
 from strawberry.scalars import JSON
 
 from subgraphs.routing import factors, geometry, service
@@ -143,27 +141,3 @@ class RoutePlan:
         "of an electric car uses; null where unknown (the world average is used)."
     )
     language: str = strawberry.field(description="The directions' language (Valhalla's tag).")
-
-
-@strawberry.federation.type(
-    # A reference only: the locations subgraph resolves its fields.
-    keys=[Key(fields=FieldSet("countryCode partyId id"), resolvable=False)],
-    description="A charging station site (OCPI Location) with its EVSEs, as its CPO publishes it.",
-)
-class Location:
-    country_code: str = strawberry.field(description="Country of the CPO that operates it.")
-    party_id: str = strawberry.field(description="Party id of the CPO that operates it.")
-    id: strawberry.ID = strawberry.field(description="The Location's id, unique within its CPO.")
-
-
-@strawberry.type(description="A station and how long it takes to get there.")
-class StationByTime:
-    location: Location = strawberry.field(description="The station (of the locations subgraph).")
-    evse_uids: list[str] = strawberry.field(
-        description="Its EVSEs that passed the filter, nearest first."
-    )
-    duration_seconds: float = strawberry.field(description="Travel time to it.")
-    distance_meters: float = strawberry.field(description="Travel distance to it.")
-    straight_line_meters: float = strawberry.field(
-        description="As the crow flies, to its nearest matching EVSE."
-    )
