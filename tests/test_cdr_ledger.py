@@ -12,18 +12,15 @@ strict eMSP (DE*EML) through the hub.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from tests.conformance.support import assert_envelope, cdr
 from tests.peers.strict.peer import ocpi
-from tests.support.ledger import CPO, EMSP, Net, network
+from tests.support.ledger import CPO, EMSP, Net, network, spelt, status
 from tests.support.stored import row_counts
 
 
@@ -31,15 +28,6 @@ from tests.support.stored import row_counts
 async def net() -> AsyncIterator[Net]:
     async with network() as n:
         yield n
-
-
-def status(answer: httpx.Response) -> int:
-    code: int = assert_envelope(answer)["status_code"]
-    return code
-
-
-def spelt(body: dict[str, Any], *, indent: int | None = None) -> bytes:
-    return json.dumps(body, indent=indent, separators=None if indent else (",", ":")).encode()
 
 
 async def test_a_stored_cdr_is_appended_once_as_sent(net: Net) -> None:

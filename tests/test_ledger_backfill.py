@@ -34,8 +34,7 @@ from tests.peers.strict.peer import running_peer
 from tests.support.databases import fresh_database
 from tests.support.hub import TEST_HUB_KEY, serving_hub
 from tests.support.hub_process import free_port, incar_env, run_incar
-from tests.support.ledger import audit
-from tests.test_cdr_ledger import CPO, EMSP, spelt, status
+from tests.support.ledger import CPO, EMSP, audit, spelt, status
 
 # Stored in this order, which is not the order of their ids.
 OLD = ("OLD-M", "OLD-A", "OLD-Z", "OLD-B", "OLD-Q")

@@ -21,7 +21,8 @@ from subgraphs.accounting.ledger import checkpoint
 from subgraphs.accounting.ledger.checkpoint import Checkpoint
 from subgraphs.accounting.ledger.merkle import verify_consistency
 from tests.conformance.support import assert_envelope, cdr
-from tests.test_cdr_ledger import CPO, EMSP, Net, net, spelt, status
+from tests.support.ledger import CPO, EMSP, Net, spelt, status
+from tests.test_cdr_ledger import net
 
 __all__ = ["net"]  # the fixture
 

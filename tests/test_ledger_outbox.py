@@ -47,7 +47,7 @@ from tests.support.hub_process import (
     register_at,
     run_incar,
 )
-from tests.test_cdr_ledger import CPO, EMSP, Net, network, spelt, status
+from tests.support.ledger import CPO, EMSP, Net, network, spelt, status
 
 FAST: dict[str, Any] = {
     "bigchaindb_retry_first": 0.05,

@@ -29,8 +29,21 @@ from subgraphs.accounting.ledger.merkle import (
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 from subgraphs.accounting.ledger.verifier import Report, verify_ledger
 from subgraphs.accounting.models import Cdr
+from tests.conformance.support import assert_envelope
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.support.hub import HubUnderTest, running_hub
+
+
+def status(answer: httpx.Response) -> int:
+    """The OCPI status code of an answer, which must be an OCPI envelope."""
+    code: int = assert_envelope(answer)["status_code"]
+    return code
+
+
+def spelt(body: dict[str, Any], *, indent: int | None = None) -> bytes:
+    """A CDR as a CPO might write it: compact, or indented."""
+    return json.dumps(body, indent=indent, separators=None if indent else (",", ":")).encode()
+
 
 CPO = ("NL", "CPL")
 EMSP = ("DE", "EML")
