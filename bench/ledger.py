@@ -9,7 +9,9 @@ ours (``transactions.create``, ``verify_fast``) and a bare Ed25519 verification.
 one CDR per transaction (``log.append`` as the hub's store path calls it, without the CDR
 document), then the ledger filled to each size with ``log.append_many`` (one signed head per
 batch), and at each size: inclusion proofs of random entries (``proofs.inclusion_proof`` and
-by CDR id, each a call in its own read transaction, as the graph would make it; beside them a
+by CDR id, each a call in its own read transaction, as the graph would make it; consistency
+proofs from a random signed head to the latest, as ``GET /ledger/consistency`` makes them;
+beside them a
 transaction of one primary-key query, the floor of any call: a proof is two queries) and the whole
 ledger verified (``verifier.verify_ledger``, without the CDR documents, which the bench does not
 store) with one process and with ``--jobs``.
@@ -158,6 +160,16 @@ async def proof_times(db: Database, size: int, count: int, single: int) -> dict[
         async with db.transaction() as tx:
             await proofs.cdr_inclusion_proof(tx, cdr_id)
         by_cdr.append(time.perf_counter() - started)
+    # GET /ledger/consistency's work: from a random signed head a party saw to the latest.
+    async with db.transaction() as tx:
+        signed = [int(n) for (n,) in await tx.execute(text("SELECT size FROM ledger_tree_head"))]
+    consistency: list[float] = []
+    for _ in range(count):
+        old = rng.choice(signed)
+        started = time.perf_counter()
+        async with db.transaction() as tx:
+            await proofs.consistency_proof(tx, old)
+        consistency.append(time.perf_counter() - started)
     floor: list[float] = []
     for _ in range(count):
         started = time.perf_counter()
@@ -167,12 +179,15 @@ async def proof_times(db: Database, size: int, count: int, single: int) -> dict[
     floor.sort()
     by_index.sort()
     by_cdr.sort()
+    consistency.sort()
     return {
         "one_query_tx_p50_ms": round(percentile(floor, 0.5) * 1e3, 3),
         "proof_p50_ms": round(percentile(by_index, 0.5) * 1e3, 3),
         "proof_p99_ms": round(percentile(by_index, 0.99) * 1e3, 3),
         "proof_by_cdr_p50_ms": round(percentile(by_cdr, 0.5) * 1e3, 3),
         "proof_by_cdr_p99_ms": round(percentile(by_cdr, 0.99) * 1e3, 3),
+        "consistency_p50_ms": round(percentile(consistency, 0.5) * 1e3, 3),
+        "consistency_p99_ms": round(percentile(consistency, 0.99) * 1e3, 3),
     }
 
 
