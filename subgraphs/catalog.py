@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 from incar.runtime import Runtime
 
 if TYPE_CHECKING:  # the command line starts without importing Strawberry
+    from starlette.routing import Route
+
     from subgraphs.common.app import SubgraphSchema
+    from subgraphs.common.auth import Authenticator
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,9 @@ class Subgraph:
     #: Work the subgraph runs beside its requests (the bookings' expiry sweep), started
     #: once per process that serves it.
     background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())
+    #: Plain HTTP endpoints beside the graph (the routing's probe traces), each made with
+    #: the process's runtime and authenticator: they check credentials as the graph does.
+    endpoints: tuple[Callable[[Runtime, Authenticator], Route], ...] = field(default=())
 
     @property
     def path(self) -> str:
@@ -34,6 +40,7 @@ def subgraphs() -> dict[str, Subgraph]:
     from subgraphs.locations.graph.schema import schema as locations
     from subgraphs.routing.engine import running
     from subgraphs.routing.graph.schema import schema as routing
+    from subgraphs.routing.traffic import endpoint as probes
     from subgraphs.sessions.graph.schema import schema as sessions
 
     return {
@@ -41,5 +48,7 @@ def subgraphs() -> dict[str, Subgraph]:
         "sessions": Subgraph("sessions", sessions),
         "bookings": Subgraph("bookings", bookings, background=(sweeper.run,)),
         # The route pool opens (on first use builds) the map while the others serve.
-        "routing": Subgraph("routing", routing, background=(running.run,)),
+        "routing": Subgraph(
+            "routing", routing, background=(running.run,), endpoints=(probes.route,)
+        ),
     }

@@ -98,6 +98,7 @@ def create_app(
         app = subgraph_app(subgraph.schema, view=view)
         routes.append(Route(subgraph.path, app, methods=["GET", "POST"]))
         routes.append(WebSocketRoute(subgraph.path, app))
+        routes.extend(make(runtime, authenticator) for make in subgraph.endpoints)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[Mapping[str, Any]]:

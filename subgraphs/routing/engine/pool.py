@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from incar import maps
 from incar.maps import MapManifest
 from subgraphs.routing.engine import build, tileset
+from subgraphs.routing.traffic.store import LiveSpeeds
 
 
 class RoutingBusy(RuntimeError):
@@ -45,7 +46,7 @@ class RouteError(Exception):
 
 @dataclass(slots=True)
 class _Job:
-    action: str  # Valhalla's service: route or sources_to_targets
+    action: str  # Valhalla's service: route, sources_to_targets or trace_attributes
     request: str
     config: Path
     loop: asyncio.AbstractEventLoop
@@ -67,6 +68,8 @@ class RoutePool:
         self._config: Path | None = None
         self._seen: tuple[int, int] | None = None
         self._checked = 0.0
+        #: Live speeds from probe traces, for the maps this pool answers on.
+        self.traffic = LiveSpeeds()
 
     @property
     def manifest(self) -> MapManifest:
@@ -99,6 +102,11 @@ class RoutePool:
         """Valhalla's sources_to_targets action: times and distances from every source to
         every target (its request and answer JSON, as dicts)."""
         return await self._run("sources_to_targets", request)
+
+    async def trace_attributes(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Valhalla's trace_attributes action: a trace (GPS fixes, or a route's own shape)
+        matched to the road graph, with the attributes of the edges it used."""
+        return await self._run("trace_attributes", request)
 
     async def _run(self, action: str, request: dict[str, Any]) -> dict[str, Any]:
         if not self._threads:
@@ -149,7 +157,10 @@ class RoutePool:
                 if job.config != opened:
                     actor, opened = valhalla.Actor(str(job.config)), job.config
                 # pyvalhalla names the matrix method after the action's short name.
-                method = actor.matrix if job.action == "sources_to_targets" else actor.route
+                method = {
+                    "sources_to_targets": actor.matrix,
+                    "trace_attributes": actor.trace_attributes,
+                }.get(job.action, actor.route)
                 answer: Any = json.loads(method(job.request))
             except valhalla.ValhallaError as error:
                 failure = RouteError(

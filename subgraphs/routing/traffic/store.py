@@ -1,0 +1,81 @@
+"""The live speeds: what probe traces measured per edge, kept for a time to live.
+
+A jam is news for minutes: a speed expires ``ttl`` seconds after the fix that measured it,
+so a cleared road returns to its usual speed without anyone reporting it clear. Several
+reports of one edge within the time to live are averaged (each vehicle's travel time
+counts once: a harmonic mean). Speeds belong to one map: edge ids mean nothing on another,
+so a store reads only the speeds of the map asked about. In memory, per process (the route
+pool's): live traffic is by nature short-lived and rebuilt from the next reports.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from subgraphs.routing.traffic.matching import EdgeSpeed
+
+#: How long a measured speed stands (seconds): a quarter of an hour, the horizon traffic
+#: services commonly treat as "current".
+TTL_S = 15 * 60.0
+#: Reports kept per edge (the most recent): a busy road's edge does not grow without end.
+MAX_REPORTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSpeed:
+    edge_id: int
+    way_id: int
+    length_m: float
+    speed_kmh: float
+    reports: int
+    expires_at: float
+
+
+class LiveSpeeds:
+    def __init__(self, *, ttl: float = TTL_S, clock: Callable[[], float] = time.time) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._reports: dict[tuple[str, int], list[EdgeSpeed]] = {}
+
+    def report(self, map_id: str, speeds: Iterable[EdgeSpeed]) -> int:
+        """Adds measured speeds; returns how many were fresh enough to keep."""
+        now = self.clock()
+        kept = 0
+        with self._lock:
+            for speed in speeds:
+                if speed.observed_at + self.ttl <= now or speed.speed_kmh <= 0:
+                    continue
+                found = self._reports.setdefault((map_id, speed.edge_id), [])
+                found.append(speed)
+                del found[:-MAX_REPORTS]
+                kept += 1
+        return kept
+
+    def current(self, map_id: str) -> dict[int, LiveSpeed]:
+        """The map's live speeds by edge id (expired reports dropped on the way)."""
+        now = self.clock()
+        live: dict[int, LiveSpeed] = {}
+        with self._lock:
+            for key in list(self._reports):
+                fresh = [s for s in self._reports[key] if s.observed_at + self.ttl > now]
+                if not fresh:
+                    del self._reports[key]
+                    continue
+                self._reports[key] = fresh
+                if key[0] != map_id:
+                    continue
+                hours = sum(s.length_m / s.speed_kmh for s in fresh)
+                first = fresh[0]
+                live[key[1]] = LiveSpeed(
+                    edge_id=first.edge_id,
+                    way_id=first.way_id,
+                    length_m=first.length_m,
+                    speed_kmh=sum(s.length_m for s in fresh) / hours,
+                    reports=len(fresh),
+                    expires_at=max(s.observed_at for s in fresh) + self.ttl,
+                )
+        return live
