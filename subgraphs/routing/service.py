@@ -11,9 +11,8 @@ computed, and an answer the engine could not give is never filled in.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -24,9 +23,6 @@ from subgraphs.routing import factors, geometry, languages
 from subgraphs.routing.engine.pool import RouteError, RoutePool, RoutingBusy
 from subgraphs.routing.factors import Mode, TripFootprint
 from subgraphs.routing.regions import Region, region_of
-from subgraphs.routing.traffic import eta
-
-log = logging.getLogger("incar.routing")
 
 #: Valhalla's costing model per mode: both cars drive the same roads (their difference is
 #: what the trip costs and emits, not the way).
@@ -47,9 +43,9 @@ MAX_AHEAD = timedelta(days=366)
 #: away, a made-up route; past this it is NO_ROUTE. A car park's far corner is well inside.
 SEARCH_CUTOFF_M = 1000
 MAX_STATIONS = 50
-#: Live traffic changes trips that start (or end) within this much of now; a trip later than
-#: that meets the roads' usual speeds (today's jam says nothing about next week).
-LIVE_HORIZON = timedelta(hours=1)
+#: A departure this close to now is "now" for Valhalla (its date_time type 0), the one it
+#: reads live speeds for in full (docs/routing.md, "Traffic", on why not a local time).
+NOW_WITHIN = timedelta(minutes=5)
 MAX_CANDIDATES = 100
 
 
@@ -124,8 +120,6 @@ class PlannedRoute:
     language: str
     #: 0 for the route Valhalla gave first, then its alternates in its order.
     engine_rank: int
-    #: Seconds live traffic added to the engine's duration (already in ``duration_s``).
-    traffic_delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +205,7 @@ def _request(
     moment: datetime,
     arriving: bool,
     region: Region,
+    now: datetime,
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "locations": [query.origin.valhalla(), query.destination.valhalla()],
@@ -230,7 +225,10 @@ def _request(
     elif arriving:
         request["date_time"] = {"type": 2, "value": _local(moment, region)}
     else:
-        request["date_time"] = {"type": 1, "value": _local(moment, region)}
+        if abs(moment - now) <= NOW_WITHIN:
+            request["date_time"] = {"type": 0}
+        else:
+            request["date_time"] = {"type": 1, "value": _local(moment, region)}
         if query.alternatives:
             # Depart-at runs the forward time-dependent A*, which finds no alternates either;
             # Valhalla's own switch runs the bidirectional one, whose alternates it gives.
@@ -338,6 +336,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
     if query.origin == query.destination:
         raise RoutingError(Code.BAD_USER_INPUT, "from and to are the same point")
     region = region_of(manifest.bbox)
+    pool.traffic.current(manifest.id)  # clears expired live speeds from the engine's extract
     costings = list(dict.fromkeys(COSTING[mode] for mode in modes))
     answers = await asyncio.gather(
         *(
@@ -350,6 +349,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
                     moment=moment,
                     arriving=arriving,
                     region=region,
+                    now=now,
                 ),
             )
             for costing in costings
@@ -368,55 +368,12 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
             tariff=query.tariff_eur_per_kwh,
         )
     ]
-    if abs(moment - now) <= LIVE_HORIZON:
-        routes = await _with_traffic(pool, manifest, routes, arriving=arriving)
     return RoutePlan(
         routes=order(routes, query.optimize_for),
         region=region,
         manifest=manifest,
         language=language,
     )
-
-
-async def _with_traffic(
-    pool: RoutePool, manifest: MapManifest, routes: list[PlannedRoute], *, arriving: bool
-) -> list[PlannedRoute]:
-    """Car routes re-timed on the live speeds of the edges they use (``traffic.eta``)."""
-    live = pool.traffic.current(manifest.id)
-    if not live:
-        return routes
-    shapes = list(dict.fromkeys(r.polyline6 for r in routes if COSTING[r.mode] == "auto"))
-    answers = await asyncio.gather(
-        *(pool.trace_attributes(eta.route_request(shape)) for shape in shapes),
-        return_exceptions=True,
-    )
-    edges: dict[str, list[dict[str, float]]] = {}
-    for shape, answer in zip(shapes, answers, strict=True):
-        if isinstance(answer, BaseException):
-            # The route stands at the engine's own time: said in the log, not hidden.
-            log.warning("live traffic not applied to a route: %s", answer)
-            continue
-        edges[shape] = answer.get("edges", [])
-    adjusted = []
-    for route in routes:
-        if route.polyline6 not in edges:
-            adjusted.append(route)
-            continue
-        retimed = eta.retime(route.duration_s, edges[route.polyline6], live)
-        if retimed.live_edges == 0:
-            adjusted.append(route)
-            continue
-        span = timedelta(seconds=retimed.duration_s)
-        adjusted.append(
-            replace(
-                route,
-                duration_s=retimed.duration_s,
-                traffic_delay_s=retimed.delay_s,
-                departure=route.arrival - span if arriving else route.departure,
-                arrival=route.arrival if arriving else route.departure + span,
-            )
-        )
-    return adjusted
 
 
 @dataclass(frozen=True, slots=True)

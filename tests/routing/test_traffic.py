@@ -58,12 +58,14 @@ async def test_a_jam_on_the_fastest_route_changes_the_answer_and_expires(graph: 
         assert answer.status_code == 202, answer.text
         assert answer.json()["kept"] > 0, answer.json()
 
+    # Valhalla routes on the live speeds: the jammed way is no longer the answer, and the
+    # best way left is slower than the jammed one was before (it shares some of its roads,
+    # or it was the second best).
     during = await plan(graph)
-    jammed = next(r for r in during if r["geometry"]["polyline6"] == shape)
-    assert jammed["durationSeconds"] > fastest["durationSeconds"] + 300, (fastest, jammed)
-    # Another route is the fastest now: the choice between alternatives changed.
     assert during[0]["geometry"]["polyline6"] != shape, during
-    assert during[0]["durationSeconds"] < jammed["durationSeconds"]
+    assert during[0]["durationSeconds"] > fastest["durationSeconds"] + 30, (fastest, during)
+    jammed = [r for r in during if r["geometry"]["polyline6"] == shape]
+    assert all(r["durationSeconds"] > fastest["durationSeconds"] + 300 for r in jammed)
 
     # A trip next week meets the usual roads.
     later = await plan(graph, departAt="2026-12-09T08:00:00Z")

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from incar import maps
 from incar.maps import MapManifest
 from subgraphs.routing.engine import build, tileset
+from subgraphs.routing.traffic import extract
 from subgraphs.routing.traffic.store import LiveSpeeds
 
 
@@ -68,7 +69,7 @@ class RoutePool:
         self._config: Path | None = None
         self._seen: tuple[int, int] | None = None
         self._checked = 0.0
-        #: Live speeds from probe traces, for the maps this pool answers on.
+        #: Live speeds from probe traces, written into the active map's traffic extract.
         self.traffic = LiveSpeeds()
 
     @property
@@ -127,6 +128,7 @@ class RoutePool:
         for thread in self._threads:
             await asyncio.to_thread(thread.join)
         self._threads.clear()
+        self.traffic.detach()
 
     async def _refresh(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -142,6 +144,8 @@ class RoutePool:
         if manifest is None:
             raise RuntimeError(f"{active}: gone")
         folder = maps.tileset_dir(self.data_dir, manifest.id)
+        live = await asyncio.to_thread(extract.ensure, folder)
+        self.traffic.attach(manifest.id, await asyncio.to_thread(extract.LiveExtract, live))
         self._config = await asyncio.to_thread(tileset.config_file, folder)
         self._manifest, self._seen = manifest, seen
 

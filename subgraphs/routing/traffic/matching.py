@@ -49,16 +49,6 @@ def request(trace: ProbeTrace) -> dict[str, Any]:
     }
 
 
-def route_request(encoded_polyline: str) -> dict[str, Any]:
-    """The edges under a route's own shape (which follows its edges exactly: edge_walk)."""
-    return {
-        "encoded_polyline": encoded_polyline,
-        "costing": "auto",
-        "shape_match": "edge_walk",
-        "filters": {"attributes": _ATTRIBUTES[:4], "action": "include"},
-    }
-
-
 def speeds(trace: ProbeTrace, answer: dict[str, Any]) -> list[EdgeSpeed]:
     edges: list[dict[str, Any]] = answer.get("edges", [])
     matched: list[dict[str, Any]] = answer.get("matched_points", [])

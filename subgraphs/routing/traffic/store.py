@@ -1,11 +1,15 @@
-"""The live speeds: what probe traces measured per edge, kept for a time to live.
+"""The live speeds: what probe traces measured per edge, kept for a time to live, and
+mirrored into the active map's traffic extract, where Valhalla routes on them.
 
 A jam is news for minutes: a speed expires ``ttl`` seconds after the fix that measured it,
 so a cleared road returns to its usual speed without anyone reporting it clear. Several
 reports of one edge within the time to live are averaged (each vehicle's travel time
 counts once: a harmonic mean). Speeds belong to one map: edge ids mean nothing on another,
-so a store reads only the speeds of the map asked about. In memory, per process (the route
-pool's): live traffic is by nature short-lived and rebuilt from the next reports.
+so a store reads only the speeds of the map asked about, and writes only into the extract
+of the map it is attached to. Expired speeds leave the extract on the next ``current``
+(every route plan asks for it first), so no route sees a jam past its time to live. In
+memory, per process (the route pool's): live traffic is short-lived by nature, and the
+extract starts empty with the process's first use of the map.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from subgraphs.routing.traffic.extract import LiveExtract
 from subgraphs.routing.traffic.matching import EdgeSpeed
 
 #: How long a measured speed stands (seconds): a quarter of an hour, the horizon traffic
@@ -40,6 +45,30 @@ class LiveSpeeds:
         self.clock = clock
         self._lock = threading.Lock()
         self._reports: dict[tuple[str, int], list[EdgeSpeed]] = {}
+        self._extract: tuple[str, LiveExtract] | None = None
+
+    def attach(self, map_id: str, extract: LiveExtract) -> None:
+        """Mirrors the map's live speeds into its extract: what an earlier process left in
+        it is cleared, then every speed the store holds for the map is written."""
+        extract.clear()
+        with self._lock:
+            self._detach()
+            self._extract = (map_id, extract)
+        self.current(map_id)
+
+    def detach(self) -> None:
+        with self._lock:
+            self._detach()
+
+    def _detach(self) -> None:
+        if self._extract is not None:
+            self._extract[1].close()
+            self._extract = None
+
+    def _write(self, map_id: str, speeds: dict[int, float]) -> None:
+        with self._lock:
+            if self._extract is not None and self._extract[0] == map_id and speeds:
+                self._extract[1].write(speeds)
 
     def report(self, map_id: str, speeds: Iterable[EdgeSpeed]) -> int:
         """Adds measured speeds; returns how many were fresh enough to keep."""
@@ -53,17 +82,21 @@ class LiveSpeeds:
                 found.append(speed)
                 del found[:-MAX_REPORTS]
                 kept += 1
+        if kept:
+            self.current(map_id)  # writes the new averages (and clears the expired)
         return kept
 
     def current(self, map_id: str) -> dict[int, LiveSpeed]:
         """The map's live speeds by edge id (expired reports dropped on the way)."""
         now = self.clock()
         live: dict[int, LiveSpeed] = {}
+        expired: dict[str, dict[int, float]] = {}
         with self._lock:
             for key in list(self._reports):
                 fresh = [s for s in self._reports[key] if s.observed_at + self.ttl > now]
                 if not fresh:
                     del self._reports[key]
+                    expired.setdefault(key[0], {})[key[1]] = 0.0
                     continue
                 self._reports[key] = fresh
                 if key[0] != map_id:
@@ -78,4 +111,7 @@ class LiveSpeeds:
                     reports=len(fresh),
                     expires_at=max(s.observed_at for s in fresh) + self.ttl,
                 )
+        for other, cleared in expired.items():
+            self._write(other, cleared)
+        self._write(map_id, {edge: speed.speed_kmh for edge, speed in live.items()})
         return live
