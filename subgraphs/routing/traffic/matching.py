@@ -10,6 +10,7 @@ over the other (a harmonic mean, what travel times add up from).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -71,12 +72,15 @@ def speeds(trace: ProbeTrace, answer: dict[str, Any]) -> list[EdgeSpeed]:
         if s1 <= s0 or t1 <= t0:
             continue  # standing, or a fix matched behind the one before
         pace = (t1 - t0) / (s1 - s0)  # seconds per metre on this stretch
-        for index in range(len(edges)):
+        # Only the edges under the stretch: a long trace has hundreds of both.
+        index = max(0, bisect.bisect_right(starts, s0) - 1)
+        while index < len(edges) and starts[index] < s1:
             overlap = min(s1, starts[index + 1]) - max(s0, starts[index])
             if overlap > 0:
                 covered[index] += overlap
                 spent[index] += overlap * pace
                 last_seen[index] = t1
+            index += 1
     found = []
     for index, edge in enumerate(edges):
         length = starts[index + 1] - starts[index]
