@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from incar.maps import MapManifest
+from subgraphs.routing.engine.pool import RoutePool
 from subgraphs.routing.engine.running import engine_for
+from subgraphs.routing.traffic.matching import EdgeSpeed
 from tests.routing.graph import until_ready
 from tests.routing.traffic_support import Served, drive, served, stretches
 
@@ -83,3 +85,52 @@ async def test_a_jam_on_the_fastest_route_changes_the_answer_and_expires(graph: 
     assert [(r["geometry"]["polyline6"], r["durationSeconds"]) for r in after] == [
         (r["geometry"]["polyline6"], r["durationSeconds"]) for r in before
     ]
+
+
+HALL_TO_TRIESEN = {
+    "locations": [{"lat": 47.1396, "lon": 9.5226}, {"lat": 47.1079, "lon": 9.5277}],
+    "costing": "auto",
+    "directions_type": "none",
+    "date_time": {"type": 0},
+}
+
+
+async def test_a_new_process_starts_without_the_last_ones_jam(
+    liechtenstein: tuple[Path, MapManifest],
+) -> None:
+    """The extract lives on disk beside the tiles; the speeds in it belong to the process
+    that wrote them, so a pool opening the map clears what an earlier one left."""
+    data_dir, manifest = liechtenstein
+    first = RoutePool(data_dir, workers=1)
+    await first.start(progress=None)
+    try:
+        usual = await first.route(HALL_TO_TRIESEN)
+        edges = await first.trace_attributes(
+            {
+                "encoded_polyline": usual["trip"]["legs"][0]["shape"],
+                "costing": "auto",
+                "shape_match": "edge_walk",
+                "filters": {"attributes": ["edge.id", "edge.way_id", "edge.length"],
+                            "action": "include"},
+            }
+        )  # fmt: skip
+        now = first.traffic.clock()
+        kept = first.traffic.report(
+            manifest.id,
+            [
+                EdgeSpeed(int(e["id"]), int(e["way_id"]), e["length"] * 1000, 5.0, now)
+                for e in edges["edges"]
+            ],
+        )
+        assert kept == len(edges["edges"])
+        jammed = await first.route(HALL_TO_TRIESEN)
+        assert jammed["trip"]["summary"]["time"] > usual["trip"]["summary"]["time"] + 60
+    finally:
+        await first.close()  # as a process ends: the speeds stay written in the file
+    second = RoutePool(data_dir, workers=1)
+    await second.start(progress=None)
+    try:
+        again = await second.route(HALL_TO_TRIESEN)
+    finally:
+        await second.close()
+    assert again["trip"]["summary"]["time"] == usual["trip"]["summary"]["time"]
