@@ -54,7 +54,7 @@ class LiveSpeeds:
         with self._lock:
             self._detach()
             self._extract = (map_id, extract)
-        self.current(map_id)
+        self._write(map_id, {edge: live.speed_kmh for edge, live in self.current(map_id).items()})
 
     def detach(self) -> None:
         with self._lock:
@@ -74,6 +74,7 @@ class LiveSpeeds:
         """Adds measured speeds; returns how many were fresh enough to keep."""
         now = self.clock()
         kept = 0
+        touched: set[int] = set()
         with self._lock:
             for speed in speeds:
                 if speed.observed_at + self.ttl <= now or speed.speed_kmh <= 0:
@@ -81,23 +82,26 @@ class LiveSpeeds:
                 found = self._reports.setdefault((map_id, speed.edge_id), [])
                 found.append(speed)
                 del found[:-MAX_REPORTS]
+                touched.add(speed.edge_id)
                 kept += 1
-        if kept:
-            self.current(map_id)  # writes the new averages (and clears the expired)
+        if touched:
+            live = self.current(map_id)  # the new averages (and the expired cleared)
+            self._write(map_id, {edge: live[edge].speed_kmh for edge in touched if edge in live})
         return kept
 
     def current(self, map_id: str) -> dict[int, LiveSpeed]:
         """The map's live speeds by edge id (expired reports dropped on the way)."""
         now = self.clock()
         live: dict[int, LiveSpeed] = {}
-        expired: dict[str, dict[int, float]] = {}
+        changed: dict[str, dict[int, float]] = {}  # what the extract must be told
         with self._lock:
             for key in list(self._reports):
                 fresh = [s for s in self._reports[key] if s.observed_at + self.ttl > now]
                 if not fresh:
                     del self._reports[key]
-                    expired.setdefault(key[0], {})[key[1]] = 0.0
+                    changed.setdefault(key[0], {})[key[1]] = 0.0
                     continue
+                shrunk = len(fresh) < len(self._reports[key])
                 self._reports[key] = fresh
                 if key[0] != map_id:
                     continue
@@ -111,7 +115,8 @@ class LiveSpeeds:
                     reports=len(fresh),
                     expires_at=max(s.observed_at for s in fresh) + self.ttl,
                 )
-        for other, cleared in expired.items():
-            self._write(other, cleared)
-        self._write(map_id, {edge: speed.speed_kmh for edge, speed in live.items()})
+                if shrunk:
+                    changed.setdefault(map_id, {})[key[1]] = live[key[1]].speed_kmh
+        for other, speeds in changed.items():
+            self._write(other, speeds)  # only what changed: a plan asks before each route
         return live
