@@ -18,9 +18,17 @@ from incar.columns import utcnow
 from incar.db import Database
 from incar.events import EventBus, attach_factory, create_bus
 from incar.hub_key import HubKey, attach_key
+from incar.ledger_node import attach_node
 from incar.settings import Settings
 
 log = logging.getLogger("incar.runtime")
+
+
+def attach_ledger(db: Database, settings: Settings) -> None:
+    """What appending to the CDR ledger needs of ``db``'s transactions: the hub's key to sign
+    with, and whether a BigchainDB node is owed each entry."""
+    attach_key(db.factory, HubKey(path=settings.ledger_key_path, name=settings.ledger_name))
+    attach_node(db.factory, settings.bigchaindb_url)
 
 
 @dataclass
@@ -40,7 +48,7 @@ class Runtime:
         db = Database(settings.database_url)
         bus = create_bus(settings.event_bus, settings.database_url)
         attach_factory(db.factory, bus)
-        attach_key(db.factory, HubKey(path=settings.ledger_key_path, name=settings.ledger_name))
+        attach_ledger(db, settings)
         return cls(settings=settings, db=db, bus=bus, clock=clock)
 
     async def start(self) -> None:

@@ -120,6 +120,15 @@ class Settings:
     #: stamp would otherwise make every later update of the object stale).
     max_clock_skew: float = 300.0
     page_limit: int = 100
+    #: The backstop of the owed-copies sender (ocpi_adapter/owed): how often it looks for rows
+    #: it was not handed in process (left by a crash, or written by another process).
+    owed_poll: float = 5.0
+    #: Copies to one receiver in flight at once (copies of one object always one at a time).
+    owed_per_receiver: int = 64
+    #: Seconds a failed copy is retried for (an operator's option, off by default: OCPI says
+    #: a failed push is not retried; check 58). Within that time the latest copy of an object
+    #: is attempted again with a growing pause; after it the receiver is cued as without it.
+    owed_retry_for: float = 0.0
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
     event_bus: str = "memory"
@@ -143,6 +152,16 @@ class Settings:
     #: and how many requests may wait for one before ROUTING_BUSY.
     routing_workers: int = 2
     routing_queue: int = 64
+    #: A BigchainDB node's root URL (as bigchaindb-driver's ``BigchainDB(url)``): each ledger
+    #: transaction is also posted there from a durable outbox; empty, the ledger is embedded.
+    bigchaindb_url: str = ""
+    bigchaindb_timeout: float = 10.0
+    #: The outbox's backoff after a failed post: from the first delay, doubled each time, up
+    #: to the longest (then every longest), each waited a random 50-100% of (jitter).
+    bigchaindb_retry_first: float = 1.0
+    bigchaindb_retry_longest: float = 300.0
+    #: How often the outbox looks for entries owed (another hub process may have written them).
+    bigchaindb_poll_interval: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -200,6 +219,17 @@ class Settings:
             # A signed note's key name may hold neither (c2sp.org/signed-note).
             raise SettingsError(f"INCAR_LEDGER_ORIGIN must have no spaces and no '+': {origin!r}")
         key_file = os.environ.get("INCAR_LEDGER_KEY_FILE")
+        bigchaindb_url = os.environ.get("INCAR_BIGCHAINDB_URL", "").strip().rstrip("/")
+        if bigchaindb_url and not bigchaindb_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"INCAR_BIGCHAINDB_URL must be an http:// or https:// URL, got {bigchaindb_url!r}"
+            )
+        retry_first = _seconds("INCAR_BIGCHAINDB_RETRY_FIRST", 1.0)
+        retry_longest = _seconds("INCAR_BIGCHAINDB_RETRY_LONGEST", 300.0)
+        if retry_longest < retry_first:
+            raise SettingsError(
+                "INCAR_BIGCHAINDB_RETRY_LONGEST must be at least INCAR_BIGCHAINDB_RETRY_FIRST"
+            )
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -222,6 +252,9 @@ class Settings:
             idle_timeout=_seconds("INCAR_IDLE_TIMEOUT", 20.0),
             max_clock_skew=_seconds("INCAR_MAX_CLOCK_SKEW", 300.0),
             page_limit=_int("INCAR_PAGE_LIMIT", 100),
+            owed_poll=_seconds("INCAR_OWED_POLL", 5.0),
+            owed_per_receiver=_positive_int("INCAR_OWED_PER_RECEIVER", 64),
+            owed_retry_for=_non_negative_seconds("INCAR_OWED_RETRY_FOR", 0.0),
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),
             event_bus=event_bus,
@@ -234,4 +267,9 @@ class Settings:
             ledger_origin=origin,
             routing_workers=_positive_int("INCAR_ROUTING_WORKERS", 2),
             routing_queue=_positive_int("INCAR_ROUTING_QUEUE", 64),
+            bigchaindb_url=bigchaindb_url,
+            bigchaindb_timeout=_seconds("INCAR_BIGCHAINDB_TIMEOUT", 10.0),
+            bigchaindb_retry_first=retry_first,
+            bigchaindb_retry_longest=retry_longest,
+            bigchaindb_poll_interval=_seconds("INCAR_BIGCHAINDB_POLL_INTERVAL", 1.0),
         )

@@ -223,6 +223,38 @@ async def _platform_list(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _hub_owed(args: argparse.Namespace) -> int:
+    from incar.db import Database, migrate_async
+    from ocpi_adapter.owed import report
+
+    settings = _settings(args)
+    await migrate_async(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as tx:
+            found = await report.receivers(tx)
+    finally:
+        await db.dispose()
+    if args.json:
+        print(json.dumps([receiver.as_json() for receiver in found]))
+        return 0
+    if not found:
+        print("nothing owed, no receiver out of sync")
+        return 0
+    print(
+        f"{'ID':>3}  {'RECEIVER':<28} {'STATUS':<10} {'OWED':>6} {'RETRY':>5} {'OLDEST':>8} "
+        f"{'BEHIND':>6} {'FAILS':>6} {'CUES':>5}  SINCE"
+    )
+    for r in found:
+        oldest = f"{r.oldest_age:.1f}s" if r.oldest_age is not None else "-"
+        since = r.since.isoformat() if r.since else "-"
+        print(
+            f"{r.platform_id:>3}  {r.name[:28]:<28} {r.status:<10} {r.owed:>6} {r.retrying:>5} "
+            f"{oldest:>8} {r.out_of_sync:>6} {r.failures:>6} {r.cues_queued:>5}  {since}"
+        )
+    return 0
+
+
 def _add_simulated_parties(parser: argparse.ArgumentParser) -> None:
     from simulator.cli import add_arguments
 
@@ -263,6 +295,12 @@ async def _demo(args: argparse.Namespace) -> int:
     return await run(settings, args)
 
 
+async def _cdrs_export(args: argparse.Namespace) -> int:
+    from incar_cli.cdrs_command import run_export
+
+    return await run_export(_settings(args), args)
+
+
 def _map_import(args: argparse.Namespace) -> int:
     from incar_cli.map_command import run_import
 
@@ -293,6 +331,48 @@ def _add_map(commands: Any) -> None:
     show.set_defaults(run=_map_show)
 
 
+def _add_ledger(commands: Any) -> None:
+    from incar_cli import ledger_admin, ledger_command
+
+    ledger = commands.add_parser(
+        "ledger",
+        help="the tamper-evident CDR ledger: verify it whole, prove a CDR's entry, its "
+        "BigchainDB outbox, its backfill",
+    )
+    actions = ledger.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ledger_command.add(actions, _run_async)
+    ledger_admin.add(actions, settings=_settings)
+
+
+def _tariff_price(args: argparse.Namespace) -> int:
+    from incar_cli.tariff_price import run
+
+    tariff = Path(args.tariff) if args.tariff else None
+    return run(Path(args.cdr), tariff, time_zone=args.time_zone, as_json=args.json)
+
+
+def _add_tariff(commands: Any) -> None:
+    tariff = commands.add_parser("tariff", help="price with the hub's tariff calculator")
+    actions = tariff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    price = actions.add_parser(
+        "price",
+        help="price a CDR against its tariffs as the hub checks it: the breakdown, total_cost "
+        "excl. and incl. VAT, and whether the CDR's own total_cost matches (exit 0 when "
+        "priced, 1 when it cannot be priced)",
+    )
+    price.add_argument("--cdr", required=True, help="a file with one OCPI 2.2.1 CDR (JSON)")
+    price.add_argument(
+        "--tariff",
+        help="a file with one Tariff or a list of Tariffs (default: the CDR's own tariffs)",
+    )
+    price.add_argument(
+        "--time-zone",
+        help="the Location's time_zone (IANA), for tariffs restricted by local time",
+    )
+    price.add_argument("--json", action="store_true", help="print the result as JSON")
+    price.set_defaults(run=_tariff_price)
+
+
 def _run_async(
     function: Callable[[argparse.Namespace], Coroutine[Any, Any, int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -316,6 +396,35 @@ def _add_login(commands: Any) -> None:
     login.set_defaults(run=_run_async(_login))
 
 
+def _add_hub(commands: Any) -> None:
+    hub = commands.add_parser("hub", help="what the OCPI hub owes its parties")
+    hub_actions = hub.add_subparsers(dest="action", required=True, metavar="ACTION")
+    owed = hub_actions.add_parser(
+        "owed",
+        help="per receiver: copies owed and the oldest's age, retries, owners it is out of "
+        "sync with, failures recorded, resync cues",
+    )
+    owed.add_argument("--json", action="store_true", help="print them as JSON")
+    owed.set_defaults(run=_run_async(_hub_owed))
+
+
+def _add_schema(commands: Any) -> None:
+    schema = commands.add_parser(
+        "schema", help="write each subgraph's SDL and the composed supergraph to schema/"
+    )
+    schema.add_argument(
+        "--check", action="store_true", help="write nothing; fail if a file is stale"
+    )
+    schema.add_argument("--dir", help="the folder of the files (default: the project's schema/)")
+    schema.set_defaults(run=_schema)
+
+
+def _add_cdrs(commands: Any) -> None:
+    from incar_cli.cdrs_command import add_export
+
+    add_export(commands, _run_async(_cdrs_export))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="incar", description="INCAR: an OCPI 2.2.1 roaming hub and federated GraphQL platform"
@@ -336,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     subgraph = commands.add_parser("subgraph", help="run one subgraph alone")
-    subgraph.add_argument("name", choices=["locations", "sessions", "bookings", "routing"])
+    subgraph.add_argument(
+        "name", choices=["locations", "sessions", "bookings", "routing", "accounting"]
+    )
     subgraph.add_argument("--host", help="address to listen on (default INCAR_HOST)")
     subgraph.add_argument("--port", type=int, help="default INCAR_SUBGRAPHS_PORT or 8081")
     subgraph.set_defaults(run=_subgraph)
@@ -355,20 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_simulated_parties(simulate)
     simulate.set_defaults(run=_run_async(_simulate))
 
-    schema = commands.add_parser(
-        "schema", help="write each subgraph's SDL and the composed supergraph to schema/"
-    )
-    schema.add_argument(
-        "--check", action="store_true", help="write nothing; fail if a file is stale"
-    )
-    schema.add_argument("--dir", help="the folder of the files (default: the project's schema/)")
-    schema.set_defaults(run=_schema)
-
+    _add_schema(commands)
     _add_login(commands)
     _add_map(commands)
+    _add_tariff(commands)
+
+    _add_ledger(commands)
+    _add_cdrs(commands)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=_migrate)
+
+    _add_hub(commands)
 
     platform = commands.add_parser("platform", help="onboard, connect and list platforms")
     actions = platform.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -50,8 +50,9 @@ def run_show(settings: Settings, *, as_json: bool) -> int:
             )
         return 0
     folder = maps.tileset_dir(settings.data_dir, manifest.id)
+    counts = _places_counts(folder)
     if as_json:
-        print(json.dumps({**asdict(manifest), "folder": str(folder)}))
+        print(json.dumps({**asdict(manifest), "folder": str(folder), "places": counts}))
         return 0
     min_lon, min_lat, max_lon, max_lat = manifest.bbox
     print(f"active map: {manifest.region} (from {manifest.source_name})")
@@ -62,4 +63,24 @@ def run_show(settings: Settings, *, as_json: bool) -> int:
         f"  built at: {manifest.built_at} in {manifest.build_seconds} s "
         f"(Valhalla {manifest.valhalla_version})"
     )
+    if counts is None:
+        print("  places:   no index yet (built on first use)")
+    else:
+        print("  places:   " + ", ".join(f"{count:,} {what}" for what, count in counts.items()))
     return 0
+
+
+def _places_counts(folder: Path) -> dict[str, int] | None:
+    """The places index's counts (addresses, streets, POIs per class), None without one."""
+    import sqlite3
+
+    from subgraphs.routing.places import PlaceError, PlaceIndex
+    from subgraphs.routing.places import index as places_index
+
+    path = folder / places_index.FILENAME
+    if not path.is_file():
+        return None
+    try:
+        return PlaceIndex(path).counts
+    except (PlaceError, sqlite3.Error, ValueError, KeyError, OSError):
+        return None

@@ -26,13 +26,17 @@ from ocpi_adapter.envelope import OcpiResponse, OcpiStatus
 from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.hubclientinfo.routes import MOUNT as HUBCLIENTINFO
 from ocpi_adapter.hubclientinfo.still_alive import StillAlive
+from ocpi_adapter.ledger import consistency as ledger_consistency
 from ocpi_adapter.middleware.body_limit import BodyLimitMiddleware
 from ocpi_adapter.middleware.loop_guard import LoopGuardMiddleware
 from ocpi_adapter.middleware.trace import TraceMiddleware
 from ocpi_adapter.modules import FUNCTIONAL_MOUNTS
+from ocpi_adapter.owed.sender import OwedSender
 from ocpi_adapter.platforms.callers import CallerCache
 from ocpi_adapter.registry import ModuleMount
 from ocpi_adapter.versions import routes as versions
+from subgraphs.accounting.ledger.backfill import LedgerGap, backfill
+from subgraphs.accounting.ledger.outbox import OutboxSender
 
 log = logging.getLogger("incar.hub")
 
@@ -80,7 +84,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_hub(runtime: Runtime) -> Hub:
     settings = runtime.settings
-    return Hub(
+    hub = Hub(
         runtime=runtime,
         client=PeerClient(
             timeout=settings.forward_timeout,
@@ -89,6 +93,7 @@ def create_hub(runtime: Runtime) -> Hub:
         ),
         callers=CallerCache(runtime.db),
     )
+    return hub
 
 
 def create_app(
@@ -99,21 +104,37 @@ def create_app(
 ) -> Starlette:
     runtime = Runtime.create(settings, clock=clock)
     hub = create_hub(runtime)
+    # The serving hub sends what is owed; other processes only write it (found by the poll).
+    hub.owed = OwedSender(hub)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        # Before the first request, so CDRs stored before the ledger keep their order in it.
+        try:
+            await backfill(runtime.db)
+        except LedgerGap as gap:  # tampering to report, not to repair: the hub serves on
+            log.error("ledger: %s", gap)
+        assert hub.owed is not None
+        await hub.owed.start()
         still_alive = StillAlive(hub)
         still_alive.start()
+        ledger_outbox = OutboxSender.of(runtime.db, settings)
+        if ledger_outbox is not None:
+            ledger_outbox.start()
         try:
             yield
         finally:
+            if ledger_outbox is not None:
+                await ledger_outbox.stop()
             await still_alive.stop()
+            await hub.owed.stop()
             await hub.close()
             await runtime.close()
 
     version_routes: list[BaseRoute] = [
         *versions_routes(),
+        *ledger_consistency.ROUTES,
         *(_under(VERSION_PREFIX, route) for m in mounts for route in m.routes),
     ]
     app = Starlette(

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incar.db import Database
 from incar.events import EventBus
@@ -15,12 +15,18 @@ from incar.settings import Settings
 from ocpi_adapter.client import PeerClient
 from ocpi_adapter.platforms.callers import CallerCache
 
+if TYPE_CHECKING:
+    from ocpi_adapter.owed.sender import OwedSender
+
 
 @dataclass
 class Hub:
     runtime: Runtime
     client: PeerClient
     callers: CallerCache
+    #: This process's sender of owed copies (None where no hub serves: a command of the CLI
+    #: writes owed rows, which the serving hub's sender finds by its poll).
+    owed: OwedSender | None = None
 
     @property
     def settings(self) -> Settings:

@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING, Any
 from incar.runtime import Runtime
 
 if TYPE_CHECKING:  # the command line starts without importing Strawberry
-    from starlette.routing import Route
+    from starlette.routing import BaseRoute
 
     from subgraphs.common.app import SubgraphSchema
     from subgraphs.common.auth import Authenticator
+
+#: An HTTP route a subgraph serves beside its GraphQL endpoint (the accounting's CSV export,
+#: the routing's probe traces), made with the process's runtime and its authenticator (the
+#: same callers as the graph's).
+type HttpRoute = Callable[[Runtime, Authenticator], BaseRoute]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +28,7 @@ class Subgraph:
     #: Work the subgraph runs beside its requests (the bookings' expiry sweep), started
     #: once per process that serves it.
     background: tuple[Callable[[Runtime], Coroutine[Any, Any, None]], ...] = field(default=())
-    #: Plain HTTP endpoints beside the graph (the routing's probe traces), each made with
-    #: the process's runtime and authenticator: they check credentials as the graph does.
-    endpoints: tuple[Callable[[Runtime, Authenticator], Route], ...] = field(default=())
+    routes: tuple[HttpRoute, ...] = field(default=())
 
     @property
     def path(self) -> str:
@@ -35,6 +38,8 @@ class Subgraph:
 
 def subgraphs() -> dict[str, Subgraph]:
     """Every subgraph, imported on demand (the command line starts fast without them)."""
+    from subgraphs.accounting.graph.schema import schema as accounting
+    from subgraphs.accounting.http import export_route
     from subgraphs.bookings import sweeper
     from subgraphs.bookings.graph.schema import schema as bookings
     from subgraphs.locations.graph.schema import schema as locations
@@ -48,7 +53,6 @@ def subgraphs() -> dict[str, Subgraph]:
         "sessions": Subgraph("sessions", sessions),
         "bookings": Subgraph("bookings", bookings, background=(sweeper.run,)),
         # The route pool opens (on first use builds) the map while the others serve.
-        "routing": Subgraph(
-            "routing", routing, background=(running.run,), endpoints=(probes.route,)
-        ),
+        "routing": Subgraph("routing", routing, background=(running.run,), routes=(probes.route,)),
+        "accounting": Subgraph("accounting", accounting, routes=(export_route,)),
     }

@@ -88,8 +88,10 @@ def create_app(
     commands: CommandPort | None = None,
     own_runtime: bool = False,
 ) -> Starlette:
-    """The subgraphs of ``chosen`` at ``/graphql/<name>`` each, their background work run
-    while the app runs; ``own_runtime`` starts and closes the runtime with the app."""
+    """The subgraphs of ``chosen`` at ``/graphql/<name>`` each, with the HTTP routes they
+    serve beside (``Subgraph.routes``, authenticated by the same ``authenticator``), their
+    background work run while the app runs; ``own_runtime`` starts and closes the runtime
+    with the app."""
     view = view_class(runtime, authenticator, commands)
     routes: list[Any] = [Route("/healthcheck", _health, methods=["GET"])]
     for subgraph in chosen:
@@ -98,7 +100,7 @@ def create_app(
         app = subgraph_app(subgraph.schema, view=view)
         routes.append(Route(subgraph.path, app, methods=["GET", "POST"]))
         routes.append(WebSocketRoute(subgraph.path, app))
-        routes.extend(make(runtime, authenticator) for make in subgraph.endpoints)
+        routes += [route(runtime, authenticator) for route in subgraph.routes]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[Mapping[str, Any]]:

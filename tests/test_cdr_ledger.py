@@ -12,10 +12,8 @@ strict eMSP (DE*EML) through the hub.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -23,55 +21,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from incar.hub_key import HubKey
-from subgraphs.accounting.ledger import transactions
 from tests.conformance.support import assert_envelope, cdr
-from tests.peers.strict.peer import StrictPeer, ocpi, running_peer
-from tests.support.hub import HubUnderTest, running_hub
-from tests.support.ledger import audit
+from tests.peers.strict.peer import ocpi
+from tests.support.ledger import CPO, EMSP, Net, network
 from tests.support.stored import row_counts
-
-CPO = ("NL", "CPL")
-EMSP = ("DE", "EML")
-
-
-@dataclass
-class Net:
-    hub: HubUnderTest
-    cpo: StrictPeer
-    emsp: StrictPeer
-
-    @property
-    def key(self) -> HubKey:
-        return HubKey(path=self.hub.settings.ledger_key_path, name=self.hub.settings.ledger_name)
-
-    async def post(self, body: bytes) -> httpx.Response:
-        return await self.cpo.call(
-            "POST", self.hub.endpoint("cdrs", "receiver"), to=EMSP, content=body
-        )
-
-    async def audit(self) -> int:
-        key = self.key
-        tree = await audit(self.hub.hub.db, public=key.public_bytes, name=key.name)
-        return tree.size
-
-    async def entry_texts(self) -> list[str]:
-        async with self.hub.hub.db.transaction() as tx:
-            rows = await tx.execute(sa.text("SELECT tx FROM ledger_entry ORDER BY idx"))
-            return [transactions.verify(bytes(b), public=self.key.public_bytes) for (b,) in rows]
-
-
-@contextlib.asynccontextmanager
-async def network() -> AsyncIterator[Net]:
-    async with (
-        running_hub() as hub,
-        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
-        running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp,
-    ):
-        await cpo.register(hub)
-        await emsp.register(hub)
-        await hub.settle()
-        yield Net(hub, cpo, emsp)
 
 
 @pytest.fixture

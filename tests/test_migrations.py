@@ -224,3 +224,51 @@ async def test_0004_derives_the_query_rows_of_what_is_stored() -> None:
     ]
     assert [tuple(r) for r in connectors] == [("1", "IEC_62196_T2", "|T1|")]
     assert [tuple(r) for r in sessions] == [("EMA", "ABC", "ACTIVE", "L1", "E1")]
+
+
+async def test_0010_adds_the_price_check_to_stored_cdrs_as_unchecked_and_goes_back() -> None:
+    async with fresh_database() as url:
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0008")
+        db = Database(url)
+        try:
+            async with db.transaction() as tx:
+                await tx.execute(
+                    text(
+                        "INSERT INTO cdr (country_code, party_id, object_id, last_updated, data) "
+                        "VALUES ('NL', 'CPL', 'OLD1', :stamp, :data)"
+                    ).bindparams(
+                        bindparam("stamp", type_=UtcDateTime()),
+                        bindparam("data", type_=sa.JSON()),
+                    ),
+                    {"stamp": day(1), "data": {"id": "OLD1"}},
+                )
+        finally:
+            await db.dispose()
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        db = Database(url)
+        try:
+            async with db.transaction() as tx:
+                row = (
+                    await tx.execute(
+                        text("SELECT object_id, price_check, price_calculated_excl_vat FROM cdr")
+                    )
+                ).one()
+                assert tuple(row) == ("OLD1", None, None)  # stored before: not checked
+                await tx.execute(
+                    text("UPDATE cdr SET price_check = 'ok', price_calculated_excl_vat = 4.4")
+                )
+        finally:
+            await db.dispose()
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0008")
+        db = Database(url)
+        try:
+            async with db.engine.connect() as connection:
+                columns = await connection.run_sync(
+                    lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("cdr")}
+                )
+            async with db.transaction() as tx:
+                kept = (await tx.execute(text("SELECT object_id FROM cdr"))).scalars().all()
+        finally:
+            await db.dispose()
+    assert not {c for c in columns if c.startswith("price_")}
+    assert kept == ["OLD1"]

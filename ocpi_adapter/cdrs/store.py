@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.documents import Outcome, Page
 from ocpi_adapter.errors import InvalidParameters
 from ocpi_adapter.headers import PartyRef
+from ocpi_adapter.ledger import headers as ledger_headers
 from ocpi_adapter.pagination import PageRequest
 from ocpi_adapter.routing.operations import StoreInput
 from subgraphs.accounting import service as accounting
@@ -30,3 +33,12 @@ async def get_all(tx: AsyncSession, viewer: PartyRef, page: PageRequest) -> Page
         offset=page.offset,
         limit=page.limit,
     )
+
+
+async def posted_headers(tx: AsyncSession, data: StoreInput) -> Mapping[str, str]:
+    """The ledger's headers of a posted CDR, to its eMSP and back to its CPO."""
+    return await ledger_headers.of_cdr(tx, data.body)
+
+
+async def page_headers(tx: AsyncSession, page: Page) -> Mapping[str, str]:
+    return await ledger_headers.of_page(tx, page)

@@ -7,9 +7,11 @@ one transaction at the end, so a failed handshake stores nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.columns import utcnow
 from ocpi_adapter import credentials_token
@@ -27,7 +29,7 @@ from ocpi_adapter.errors import (
 from ocpi_adapter.headers import PartyRef, Trace, new_id
 from ocpi_adapter.hubclientinfo import push as clientinfo
 from ocpi_adapter.platforms import service as platforms
-from ocpi_adapter.platforms.models import Platform
+from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.platforms.service import Caller, TokenKind
 from ocpi_adapter.types import ConnectionStatus, ModuleID
 from ocpi_adapter.validation import ObjectKind, validate
@@ -98,8 +100,8 @@ async def register(hub: Hub, caller: Caller, body: Any) -> dict[str, Any]:
         _store(platform, credentials, peer, token_c)
         platform.token_a_digest = None
         changed = await platforms.set_roles(tx, platform=platform, roles=credentials["roles"])
+        await _announce(hub, tx, platform, changed)
     hub.callers.clear()
-    hub.spawn(_announce(hub, platform, changed), name=f"announce-{platform.id}")
     return hub_credentials(hub, token_c)
 
 
@@ -117,11 +119,11 @@ async def update(hub: Hub, caller: Caller, body: Any) -> dict[str, Any]:
         was_connected = platform.status is ConnectionStatus.CONNECTED
         _store(platform, credentials, peer, token_c)
         changed = await platforms.set_roles(tx, platform=platform, roles=credentials["roles"])
+        if was_connected:
+            await clientinfo.push(hub, tx, changed)
+        else:
+            await _announce(hub, tx, platform, changed)
     hub.callers.clear()
-    if was_connected:
-        hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-{platform.id}")
-    else:
-        hub.spawn(_announce(hub, platform, changed), name=f"announce-{platform.id}")
     return hub_credentials(hub, token_c)
 
 
@@ -138,8 +140,8 @@ async def unregister(hub: Hub, caller: Caller) -> None:
         changed = await platforms.set_status(
             tx, platform=platform, status=ConnectionStatus.SUSPENDED
         )
+        await clientinfo.push(hub, tx, changed)
     hub.callers.clear()
-    hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-{platform.id}")
 
 
 def _store(
@@ -159,9 +161,11 @@ def _store(
         platform.name = names[0]
 
 
-async def _announce(hub: Hub, platform: Platform, changed: list[Any]) -> None:
-    await clientinfo.push(hub, changed)
-    await clientinfo.welcome(hub, platform)
+async def _announce(
+    hub: Hub, tx: AsyncSession, platform: Platform, changed: Sequence[Party]
+) -> None:
+    await clientinfo.push(hub, tx, changed)
+    await clientinfo.welcome(hub, tx, platform)
 
 
 async def connect(
@@ -203,6 +207,7 @@ async def connect(
             # The hub issued B and received C: B is the token the peer presents to the hub.
             _store(stored, answer, peer, token_b)
             changed = await platforms.set_roles(tx, platform=stored, roles=answer["roles"])
+            await _announce(hub, tx, stored, changed)
     except OcpiError:
         async with hub.db.transaction() as tx:
             pending = await tx.get(Platform, platform.id)
@@ -210,7 +215,6 @@ async def connect(
                 await tx.delete(pending)
         raise
     hub.callers.clear()
-    await _announce(hub, stored, changed)
     return stored
 
 

@@ -1,69 +1,77 @@
-"""Pushes changed ClientInfo objects to every other connected platform (push model)."""
+"""ClientInfo pushes to every other connected platform (push model), owed like broadcast copies.
+
+Each push is written in the transaction that changes the party's status (ocpi_adapter/owed),
+so a crash delays it, never drops it; a failed one is not retried (check 58).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Sequence
+from datetime import datetime
 from urllib.parse import quote
 
-from ocpi_adapter.client import PeerAuth
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from incar.columns import utcnow
 from ocpi_adapter.context import Hub
 from ocpi_adapter.envelope import dumps
-from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.headers import Trace, new_id
 from ocpi_adapter.hubclientinfo.service import client_info
+from ocpi_adapter.owed import record
+from ocpi_adapter.owed.models import Kind
+from ocpi_adapter.owed.record import Owed
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.types import InterfaceRole, ModuleID
 from ocpi_adapter.urls import join
 from ocpi_adapter.versions.discovery import endpoint_url
 
-log = logging.getLogger("incar.hub.clientinfo")
+
+def _copy(target: Platform, base: str, party: Party, now: datetime) -> Owed:
+    assert target.id is not None
+    return Owed(
+        receiver_platform_id=target.id,
+        kind=Kind.CLIENT_INFO,
+        object_key=f"hubclientinfo/{party.country_code}/{party.party_id}",
+        owner_country_code=party.country_code,
+        owner_party_id=party.party_id,
+        method="PUT",
+        url=join(base, f"{quote(party.country_code)}/{quote(party.party_id)}"),
+        # Configuration module: no OCPI-to/from headers, fresh trace ids.
+        headers=Trace(request_id=new_id(), correlation_id=new_id()).as_headers(),
+        body=dumps(client_info(party)),
+        object_last_updated=party.last_updated,
+        created_at=now,
+    )
 
 
-async def _put(hub: Hub, target: Platform, party: Party) -> None:
-    base = endpoint_url(target.endpoints, ModuleID.HUB_CLIENT_INFO, InterfaceRole.RECEIVER)
-    if base is None or target.outgoing_token is None:
-        return  # check 55: a peer without a hubclientinfo Receiver is skipped without error
-    url = join(base, f"{quote(party.country_code)}/{quote(party.party_id)}")
-    # Configuration module: no OCPI-to/from headers, fresh trace ids.
-    trace = Trace(request_id=new_id(), correlation_id=new_id())
-    try:
-        await hub.client.request(
-            "PUT",
-            url,
-            auth=PeerAuth(target.outgoing_token, target.legacy_raw_token),
-            headers=trace.as_headers(),
-            body=dumps(client_info(party)),
-        )
-    except OcpiError as error:
-        # Not queued or retried (OCPI offline behaviour); the still-alive check notices outages.
-        log.warning("ClientInfo push to %s failed: %s", target.name, error.message)
+def _copies(targets: Sequence[Platform], parties: Sequence[Party]) -> list[Owed]:
+    now = utcnow()
+    copies: list[Owed] = []
+    for target in targets:
+        base = endpoint_url(target.endpoints, ModuleID.HUB_CLIENT_INFO, InterfaceRole.RECEIVER)
+        if base is None or not target.outgoing_token:
+            continue  # check 55: a peer without a hubclientinfo Receiver is skipped
+        copies.extend(_copy(target, base, p, now) for p in parties if p.platform_id != target.id)
+    return copies
 
 
-async def push(hub: Hub, parties: Sequence[Party]) -> None:
-    """Sends each party's ClientInfo to every connected platform but its own."""
-    if not parties:
-        return
-    async with hub.db.transaction() as tx:
-        targets = await platforms.connected(tx)
-    jobs = [
-        _put(hub, target, party)
-        for target in targets
-        for party in parties
-        if party.platform_id != target.id
+async def _owe(hub: Hub, tx: AsyncSession, copies: list[Owed]) -> None:
+    await record.owe(tx, copies, hub.owed)
+
+
+async def push(hub: Hub, tx: AsyncSession, parties: Sequence[Party]) -> None:
+    """Owes each party's ClientInfo to every connected platform but its own, in ``tx``."""
+    if parties:
+        await _owe(hub, tx, _copies(await platforms.connected(tx), parties))
+
+
+async def welcome(hub: Hub, tx: AsyncSession, newcomer: Platform) -> None:
+    """A newly connected platform is owed the ClientInfo of every other party, in ``tx``."""
+    everyone = [
+        party
+        for platform, parts in await platforms.list_all(tx)
+        if platform.id != newcomer.id
+        for party in parts
     ]
-    await asyncio.gather(*jobs)
-
-
-async def welcome(hub: Hub, newcomer: Platform) -> None:
-    """A newly connected platform gets the ClientInfo of every other party at once."""
-    async with hub.db.transaction() as tx:
-        everyone = [
-            party
-            for platform, parts in await platforms.list_all(tx)
-            if platform.id != newcomer.id
-            for party in parts
-        ]
-    await asyncio.gather(*(_put(hub, newcomer, party) for party in everyone))
+    await _owe(hub, tx, _copies([newcomer], everyone))

@@ -66,9 +66,12 @@ class StillAlive:
 
     async def _check(self, platform: Platform, silent_since: float) -> None:
         assert platform.id is not None and platform.outgoing_token and platform.versions_url
-        # An OFFLINE platform is pinged every round until it answers again.
+        # An OFFLINE platform is pinged every round until it answers again, and so is one
+        # that missed copies (it is cued as soon as it answers).
+        out_of_sync = self.hub.owed is not None and platform.id in self.hub.owed.out_of_sync
         if (
             platform.status is ConnectionStatus.CONNECTED
+            and not out_of_sync
             and self._last_heard(platform) >= silent_since
         ):
             return
@@ -92,6 +95,9 @@ class StillAlive:
             if status is ConnectionStatus.CONNECTED:
                 stored.last_seen_at = utcnow()
             changed = await platforms.set_status(tx, platform=stored, status=status)
+            await clientinfo.push(self.hub, tx, changed)
         if changed:
             self.hub.callers.clear()
-            await clientinfo.push(self.hub, changed)
+        if status is ConnectionStatus.CONNECTED and self.hub.owed is not None:
+            # Reached again: a receiver that missed copies is cued now (owed/resync.py).
+            self.hub.owed.recovered(platform.id)

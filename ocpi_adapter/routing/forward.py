@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -36,11 +37,12 @@ async def send(
     routing: Routing,
     trace: Trace,
     via: str | None,
+    added: Mapping[str, str] | None = None,
 ) -> PeerResponse:
     """One hop to a peer: its token, the routing headers given, a fresh X-Request-ID, the
-    incoming Via with the hub's element appended."""
+    incoming Via with the hub's element appended, and any headers the hub ``added``."""
     assert platform.outgoing_token is not None
-    headers = {**routing.as_headers(), **trace.next_hop().as_headers()}
+    headers = {**(added or {}), **routing.as_headers(), **trace.next_hop().as_headers()}
     try:
         answer = await hub.client.request(
             method,
@@ -80,8 +82,8 @@ async def mark_unreachable(hub: Hub, platform: Platform) -> None:
         if stored is None or stored.status is not ConnectionStatus.CONNECTED:
             return
         changed = await platforms.set_status(tx, platform=stored, status=ConnectionStatus.OFFLINE)
+        await clientinfo.push(hub, tx, changed)
     hub.callers.clear()
-    hub.spawn(clientinfo.push(hub, changed), name=f"clientinfo-offline-{platform.id}")
 
 
 def relay(
@@ -140,8 +142,15 @@ def envelope_data(answer: PeerResponse) -> Any:
 
 
 async def to_party(
-    hub: Hub, request: RoutedRequest, destination: Destination, outgoing: rewrite.Outgoing
+    hub: Hub,
+    request: RoutedRequest,
+    destination: Destination,
+    outgoing: rewrite.Outgoing,
+    *,
+    added: Mapping[str, str] | None = None,
 ) -> Response:
+    """The request to its receiver and the answer back; headers the hub ``added`` (of what it
+    stored: Operation.stored_headers) go with both."""
     assert destination.platform is not None and destination.party is not None
     answer = await send(
         hub,
@@ -152,8 +161,9 @@ async def to_party(
         routing=Routing(sender=request.sender, receiver=destination.party),
         trace=request.trace,
         via=request.via,
+        added=added,
     )
-    extra: dict[str, str] = {}
+    extra: dict[str, str] = dict(added or {})
     if (value := answer.headers.get("link")) is not None:
         moved = rewrite.link(hub, request, destination, value)
         if moved is not None:

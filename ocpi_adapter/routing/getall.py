@@ -19,14 +19,17 @@ async def serve(hub: Hub, request: RoutedRequest) -> Response:
     assert lister is not None
     limit = hub.settings.page_limit
     page_request = PageRequest.parse(request.query, max_limit=limit)
+    added = request.operation.page_headers
     async with hub.db.transaction() as tx:
         page = await lister(tx, request.sender, page_request)
+        extra = {} if added is None else dict(await added(tx, page))
     headers = page_request.headers(
         url=hub_endpoint(hub, request.module.module, request.operation.interface),
         total=page.total,
         returned=len(page.items),
         max_limit=limit,
     )
+    headers.update(extra)
     headers.update(Routing(sender=hub_party(hub), receiver=request.sender).as_headers())
     # Each object is its stored text, spliced in as it is: what the owner pushed, byte for byte,
     # and never parsed or written again (so no document can make a page fail to serialise).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.requests import Request
@@ -178,22 +178,23 @@ def _endpoint(
 
 async def _route(hub: Hub, request: RoutedRequest) -> Response:
     outgoing: rewrite.Outgoing | None = None
+    added: Mapping[str, str] = {}
     store = request.operation.store if request.body_valid else None
-    async with hub.db.transaction(write=store is not None) as tx:
+    # A push that may be broadcast writes its owed copies even when nothing is stored.
+    write = store is not None or (request.operation.broadcast and request.method != "GET")
+    async with hub.db.transaction(write=write) as tx:
         destination = await recipient.destination(hub, tx, request)
         if request.operation.customer_session:
             await checks.customer_session(tx, request, destination)
         if destination.kind is Kind.PARTY:
             outgoing = await rewrite.outgoing(hub, tx, request, destination)
         if store is not None and destination.kind is not Kind.GET_ALL:
+            stored = request.store_input(
+                receiver=destination.party,
+                callback_id=outgoing.callback_id if outgoing else None,
+            )
             try:
-                outcome = await store(
-                    tx,
-                    request.store_input(
-                        receiver=destination.party,
-                        callback_id=outgoing.callback_id if outgoing else None,
-                    ),
-                )
+                outcome = await store(tx, stored)
             except exactjson.TooDeep as error:
                 # A PATCH merged into an object an older version stored deeper than the limit:
                 # the result could not be served, so it is refused before anything is sent.
@@ -202,13 +203,18 @@ async def _route(hub: Hub, request: RoutedRequest) -> Response:
                     f"deep, more than the {error.limit} a stored document may (hub policy)"
                 ) from None
             _report(request, outcome)
-    # Committed: what the hub stored, and any hub URL it hands out, survive a restart from here.
+            if request.operation.stored_headers is not None:
+                added = await request.operation.stored_headers(tx, stored)
+        if destination.kind is Kind.BROADCAST:
+            await broadcast.owe(hub, tx, request)
+    # Committed: what the hub stored, the copies it owes and any hub URL it hands out survive
+    # a restart from here.
     if destination.kind is Kind.GET_ALL:
         return await getall.serve(hub, request)
     if destination.kind is Kind.BROADCAST:
         return broadcast.accept(hub, request)
     assert outgoing is not None
-    return await forward.to_party(hub, request, destination, outgoing)
+    return await forward.to_party(hub, request, destination, outgoing, added=added)
 
 
 def _report(request: RoutedRequest, outcome: Outcome) -> None:

@@ -46,6 +46,9 @@ class StoreInput:
 Store = Callable[[AsyncSession, StoreInput], Awaitable[Outcome]]
 Observe = Callable[[AsyncSession, StoreInput, Any], Awaitable[None]]
 GetAll = Callable[[AsyncSession, PartyRef, PageRequest], Awaitable[Page]]
+# Headers the hub adds of its own (the CDR ledger's: docs/ledger-headers.md), never to a body.
+StoredHeaders = Callable[[AsyncSession, StoreInput], Awaitable[Mapping[str, str]]]
+PageHeaders = Callable[[AsyncSession, Page], Awaitable[Mapping[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,10 @@ class Operation:
     open_route: OpenRoute = OpenRoute.NONE
     store: Store | None = None
     observe: Observe | None = None  # sees the receiver's success answer (command states)
+    # Of what ``store`` stored, in its transaction: added to the forwarded request and to the
+    # answer relayed to the sender.
+    stored_headers: StoredHeaders | None = None
+    page_headers: PageHeaders | None = None  # of a page ``get_all`` served, in its transaction
     # About a Session of the sender's customer (charging preferences): the hub must know the
     # Session at the receiving CPO, and its eMSP must be the sender.
     customer_session: bool = False

@@ -18,8 +18,9 @@ from sqlmodel import col
 from incar import documents, events, exactjson
 from incar.documents import Outcome, Page
 from incar.timestamps import parse_timestamp
+from subgraphs.accounting import price_check, rows
 from subgraphs.accounting.ledger import log as ledger
-from subgraphs.accounting.models import Cdr
+from subgraphs.accounting.models import Cdr, CdrTariff
 
 TOPIC_CDR = "accounting.cdr"
 
@@ -43,19 +44,20 @@ async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
                 "other content; a CDR cannot be changed (a correction is a credit CDR)"
             )
         return Outcome.UNCHANGED
-    token = data.get("cdr_token") or {}
-    tx.add(
-        Cdr(
-            country_code=key["country_code"],
-            party_id=key["party_id"],
-            object_id=key["object_id"],
-            last_updated=parse_timestamp(data["last_updated"]),
-            data=data,
-            emsp_country_code=str(token.get("country_code", "")).upper() or None,
-            emsp_party_id=str(token.get("party_id", "")).upper() or None,
-        )
+    row = Cdr(
+        country_code=key["country_code"],
+        party_id=key["party_id"],
+        object_id=key["object_id"],
+        last_updated=parse_timestamp(data["last_updated"]),
+        data=data,
+        **rows.query_columns(data),
+        **(await price_check.of(tx, data)).columns(),
     )
+    tx.add(row)
     await tx.flush()
+    assert row.pk is not None
+    for tariff_id in sorted(rows.tariff_ids(data)):
+        tx.add(CdrTariff(cdr_pk=row.pk, tariff_id=tariff_id))
     await ledger.append(
         tx,
         key=ledger.CdrKey(key["country_code"], key["party_id"], key["object_id"]),

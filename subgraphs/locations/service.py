@@ -286,6 +286,14 @@ async def put_tariff(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     return outcome
 
 
+async def get_tariff(
+    tx: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
+) -> dict[str, Any] | None:
+    """The stored Tariff (its latest version: the hub keeps no history)."""
+    row = await documents.find(tx, Tariff, key=_key(country_code, party_id, tariff_id))
+    return row.data if row else None
+
+
 async def delete_tariff(
     tx: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
 ) -> Outcome:

@@ -71,6 +71,11 @@ async def test_an_import_shows_its_phases_and_the_map_routes(installed: tuple[Pa
     assert shown.stdout.startswith("active map: liechtenstein (from liechtenstein.osm.pbf)")
     assert "tiles:    1.4 MiB in " in shown.stdout
     assert "built at: " in shown.stdout
+    # The places index, built with the tiles (no taxi stand nor loading zone in this extract).
+    assert (
+        "places:   972 addresses, 972 streets, 489 named, 361 PUBLIC_TRANSPORT, 158 PARKING\n"
+        in shown.stdout
+    )
     await routes_in_vaduz(data_dir)
 
 

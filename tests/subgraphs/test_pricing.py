@@ -936,3 +936,10 @@ def test_a_long_session_is_cut_by_events_not_minutes() -> None:
     )
     assert result.total_excl_vat == D("260.40")
     assert len(result.lines) == 21
+
+
+def test_an_estimate_is_rounded_to_the_currencys_minor_unit() -> None:
+    yen = tariff(element(component("ENERGY", "33.3", vat="10")), currency="JPY")
+    # 10 kWh x 33.3 = 333 yen; x 1.10 = 366.3 -> 366 (JPY has no minor unit, not cents).
+    result = estimate(yen, charge("2026-12-07T10:00", kwh="10"))
+    assert (result.total_excl_vat, result.total_incl_vat) == (D("333"), D("366"))

@@ -69,7 +69,7 @@ def open_note(note: str, verifier: str) -> Checkpoint:
     """The checkpoint of ``note`` if the key ``verifier`` names signed it; else InvalidCheckpoint.
 
     Signatures of other keys are ignored, as the spec asks (witnesses' cosignatures)."""
-    name, public = _parse_verifier(verifier)
+    name, public = parse_verifier(verifier)
     if any(ord(c) < 0x20 and c != "\n" for c in note):
         raise InvalidCheckpoint("a note has no control characters but newlines")
     text, separator, signatures = note.rpartition("\n\n")
@@ -112,7 +112,8 @@ def _parse_text(text: str) -> Checkpoint:
     return Checkpoint(origin=origin, size=int(size), root=digest)
 
 
-def _parse_verifier(verifier: str) -> tuple[str, bytes]:
+def parse_verifier(verifier: str) -> tuple[str, bytes]:
+    """The signer's name and Ed25519 public key a verifier key names; else ValueError."""
     name, _, rest = verifier.partition("+")
     hex_id, _, encoded = rest.partition("+")
     key = _b64(encoded)

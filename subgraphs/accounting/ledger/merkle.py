@@ -1,7 +1,8 @@
 """The ledger's Merkle tree as RFC 9162 (Certificate Transparency v2), section 2.1, defines it.
 
-SHA-256; a leaf is hashed as ``HASH(0x00 || entry)``, an inner node as ``HASH(0x01 || left ||
-right)``, the root of ``n`` leaves (MTH) splits them at the largest power of two below ``n``.
+SHA-256; a leaf is hashed as ``HASH(0x00 || entry)`` (the ledger's entries are
+``leaves.leaf_input``), an inner node as ``HASH(0x01 || left || right)``, the root of ``n``
+leaves (MTH) splits them at the largest power of two below ``n``.
 ``Tree`` keeps the root of every complete, aligned subtree (the ones the split produces), so a
 root, an inclusion path or a consistency path takes O(log n) of them, and no hashing beyond
 the right edge. ``CompactRange`` is what an append needs of the tree: the roots of the complete
@@ -31,6 +32,68 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def split(n: int) -> int:
     """The largest power of two smaller than ``n`` (n > 1): the size of the left subtree."""
     return 1 << ((n - 1).bit_length() - 1)
+
+
+def complete_subtrees(start: int, n: int) -> list[tuple[int, int]]:
+    """The complete, aligned subtrees of the ``n`` leaves from ``start``, as (height, position)
+    left to right: one per set bit of ``n``, largest first; their roots folded from the right
+    (``fold``) are the MTH. ``start`` must be a multiple of the largest power of two not above
+    ``n``, as it is of every subtree the RFC's split makes."""
+    subtrees: list[tuple[int, int]] = []
+    while n:
+        height = n.bit_length() - 1
+        subtrees.append((height, start >> height))
+        start, n = start + (1 << height), n - (1 << height)
+    return subtrees
+
+
+def fold(roots: Sequence[bytes]) -> bytes:
+    """The MTH of consecutive subtrees, each twice the size of the next or more (the roots
+    ``complete_subtrees`` names, or a compact range's)."""
+    if not roots:
+        return EMPTY_ROOT
+    root = roots[-1]
+    for left in reversed(roots[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+def inclusion_subtrees(index: int, size: int) -> list[tuple[int, int]]:
+    """The subtrees, as (start, n), whose roots are PATH(index, D[size]) of RFC 9162 2.1.3.1,
+    the sibling nearest the leaf first; 0 <= index < size."""
+    subtrees: list[tuple[int, int]] = []
+    start, n, m = 0, size, index
+    while n > 1:
+        k = split(n)
+        if m < k:
+            subtrees.append((start + k, n - k))
+            n = k
+        else:
+            subtrees.append((start, k))
+            start, n, m = start + k, n - k, m - k
+    subtrees.reverse()
+    return subtrees
+
+
+def consistency_subtrees(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The subtrees, as (start, n), whose roots are PROOF(old_size, D[new_size]) of RFC 9162
+    2.1.4.1; none when there is nothing to prove (an empty old tree, or the same size)."""
+    if old_size in (0, new_size):
+        return []
+    subtrees: list[tuple[int, int]] = []
+    start, n, m, whole = 0, new_size, old_size, True
+    while m != n:
+        k = split(n)
+        if m <= k:
+            subtrees.append((start + k, n - k))
+            n = k
+        else:
+            subtrees.append((start, k))
+            start, n, m, whole = start + k, n - k, m - k, False
+    if not whole:
+        subtrees.append((start, n))
+    subtrees.reverse()
+    return subtrees
 
 
 @dataclass
@@ -65,14 +128,7 @@ class Tree:
         return index
 
     def _subtree(self, start: int, n: int) -> bytes:
-        """MTH of ``n`` leaves from ``start``, where ``start`` is a multiple of the largest power
-        of two not above ``n`` (true of every subtree the RFC's split makes)."""
-        if n & (n - 1) == 0:
-            height = n.bit_length() - 1
-            return self.levels[height][start >> height]
-        k = split(n)
-        left = self.levels[k.bit_length() - 1][start // k]
-        return node_hash(left, self._subtree(start + k, n - k))
+        return fold([self.levels[h][p] for h, p in complete_subtrees(start, n)])
 
     def root(self, size: int | None = None) -> bytes:
         size = self.size if size is None else size
@@ -85,18 +141,7 @@ class Tree:
         self._check_size(size)
         if not 0 <= index < size:
             raise ValueError(f"leaf {index} is not in a tree of {size}")
-        path: list[bytes] = []
-        start, n, m = 0, size, index
-        while n > 1:
-            k = split(n)
-            if m < k:
-                path.append(self._subtree(start + k, n - k))
-                n = k
-            else:
-                path.append(self._subtree(start, k))
-                start, n, m = start + k, n - k, m - k
-        path.reverse()
-        return path
+        return [self._subtree(start, n) for start, n in inclusion_subtrees(index, size)]
 
     def consistency_path(self, old_size: int, new_size: int | None = None) -> list[bytes]:
         """PROOF(old_size, D[new_size]) of RFC 9162 2.1.4.1; empty when there is nothing to
@@ -107,20 +152,7 @@ class Tree:
             raise ValueError(f"no consistency from {old_size} to {new_size}")
         if old_size in (0, new_size):
             return []
-        path: list[bytes] = []
-        start, n, m, whole = 0, new_size, old_size, True
-        while m != n:
-            k = split(n)
-            if m <= k:
-                path.append(self._subtree(start + k, n - k))
-                n = k
-            else:
-                path.append(self._subtree(start, k))
-                start, n, m, whole = start + k, n - k, m - k, False
-        if not whole:
-            path.append(self._subtree(start, n))
-        path.reverse()
-        return path
+        return [self._subtree(start, n) for start, n in consistency_subtrees(old_size, new_size)]
 
     def _check_size(self, size: int) -> None:
         if not 0 <= size <= self.size:
@@ -150,13 +182,19 @@ class CompactRange:
         return b"".join(self.hashes)
 
     def append(self, leaf: bytes) -> CompactRange:
+        return self.append_nodes(leaf)[0]
+
+    def append_nodes(self, leaf: bytes) -> tuple[CompactRange, list[bytes]]:
+        """The range with ``leaf`` appended, and the roots of the subtrees that leaf completes,
+        height 1 upwards (the leaf at index i completes one per trailing set bit of i)."""
         hashes = list(self.hashes)
-        carry, size = leaf, self.size
+        carry, size, completed = leaf, self.size, []
         while size & 1:  # each trailing set bit is a subtree of the new leaf's size: merge
             carry = node_hash(hashes.pop(), carry)
+            completed.append(carry)
             size >>= 1
         hashes.append(carry)
-        return CompactRange(self.size + 1, tuple(hashes))
+        return CompactRange(self.size + 1, tuple(hashes)), completed
 
     def extend(self, leaves: Iterable[bytes]) -> CompactRange:
         current = self
@@ -165,12 +203,7 @@ class CompactRange:
         return current
 
     def root(self) -> bytes:
-        if not self.hashes:
-            return EMPTY_ROOT
-        root = self.hashes[-1]
-        for left in reversed(self.hashes[:-1]):
-            root = node_hash(left, root)
-        return root
+        return fold(self.hashes)
 
 
 def verify_inclusion(

@@ -16,6 +16,7 @@ from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import CountryCode, PartyId
 from subgraphs.common.context import GraphContext
 from subgraphs.common.errors import Code, bad_input, error
+from subgraphs.common.pagination import PageInfo
 from subgraphs.locations import search as searching
 from subgraphs.locations.graph.loaders import (
     booked_evses,
@@ -113,12 +114,6 @@ class StationEdge:
     @strawberry.field(description="Its EVSEs that passed the filter, nearest first.")
     def matching_evses(self) -> list[Evse]:
         return self.node.evses_by_key(self.evse_keys)
-
-
-@strawberry.type(description="Where a page of a list stands.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More items follow this page.")
-    end_cursor: str | None = strawberry.field(description="The last item's cursor.")
 
 
 @strawberry.type(description="A page of stations, nearest first.")

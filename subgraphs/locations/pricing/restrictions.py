@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
+from subgraphs.locations.pricing.errors import PricingError
 from subgraphs.locations.pricing.tariff import Restrictions
 
 MINUTES_PER_DAY = 24 * 60
@@ -26,9 +27,9 @@ class Moment:
     """Since the phase began (the session, or the reservation)."""
     kwh: Fraction
     """Consumed so far."""
-    power_kw: Fraction
-    """Zero when not charging."""
-    current_a: Fraction
+    power_kw: Fraction | None
+    """Zero when not charging; None when unknown (a CDR period that states none)."""
+    current_a: Fraction | None
 
 
 def in_daily_window(minute: Fraction, start: int | None, end: int | None) -> bool:
@@ -48,12 +49,18 @@ def in_daily_window(minute: Fraction, start: int | None, end: int | None) -> boo
     return True
 
 
-def _at_least(value: Fraction, bound: Decimal | None) -> bool:
-    return bound is None or value >= Fraction(bound)
+def _known(value: Fraction | None, what: str) -> Fraction:
+    if value is None:
+        raise PricingError(f"a restriction on {what} applies, but the {what} is not known")
+    return value
 
 
-def _below(value: Fraction, bound: Decimal | None) -> bool:
-    return bound is None or value < Fraction(bound)
+def _at_least(value: Fraction | None, bound: Decimal | None, what: str = "") -> bool:
+    return bound is None or _known(value, what) >= Fraction(bound)
+
+
+def _below(value: Fraction | None, bound: Decimal | None, what: str = "") -> bool:
+    return bound is None or _known(value, what) < Fraction(bound)
 
 
 def hold(r: Restrictions, m: Moment) -> bool:
@@ -71,10 +78,10 @@ def hold(r: Restrictions, m: Moment) -> bool:
         # min_* inclusive ("more than, or equal"), max_* exclusive ("less than").
         and _at_least(m.kwh, r.min_kwh)
         and _below(m.kwh, r.max_kwh)
-        and _at_least(m.current_a, r.min_current)
-        and _below(m.current_a, r.max_current)
-        and _at_least(m.power_kw, r.min_power)
-        and _below(m.power_kw, r.max_power)
+        and _at_least(m.current_a, r.min_current, "current")
+        and _below(m.current_a, r.max_current, "current")
+        and _at_least(m.power_kw, r.min_power, "power")
+        and _below(m.power_kw, r.max_power, "power")
         and (r.min_duration is None or m.seconds >= r.min_duration)
         and (r.max_duration is None or m.seconds < r.max_duration)
     )

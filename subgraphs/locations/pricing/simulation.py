@@ -10,6 +10,7 @@ the ChargingPeriods of a CDR do; step_size is then applied to the last period (m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
@@ -129,12 +130,12 @@ def _moment(phase: Phase, seconds: Fraction, activity: Activity) -> Moment:
     )
 
 
-def _first_applying(
-    phase: Phase, dimension: Dimension, moment: Moment
+def first_applying(
+    elements: Sequence[TariffElement], dimension: Dimension, moment: Moment
 ) -> tuple[int, PriceComponent] | None:
     # "the first Tariff Element with a Price Component for that dimension in the list with
     # matching Tariff Restrictions will be used" (mod_tariffs, Tariff object); none: free.
-    for index, element in enumerate(phase.elements):
+    for index, element in enumerate(elements):
         component = element.component(dimension)
         if component is not None and hold(element.restrictions, moment):
             return index, component
@@ -151,7 +152,7 @@ def periods(phase: Phase) -> list[Period]:
         activity = phase.activity_at(middle)
         moment = _moment(phase, middle, activity)
         for dimension in ACTIVE_DIMENSIONS[activity]:
-            applying = _first_applying(phase, dimension, moment)
+            applying = first_applying(phase.elements, dimension, moment)
             if applying is None:
                 continue
             index, component = applying
@@ -185,7 +186,9 @@ def _round_up_last(found: list[Period], group: set[Dimension], unit: Fraction) -
     in_group = [i for i, period in enumerate(found) if period.dimension in group]
     if not in_group:
         return
-    last = max(in_group, key=lambda i: found[i].start)
+    # Of two periods starting together (a CDR's ChargingPeriod with TIME and PARKING_TIME),
+    # the later in the list is the later one: parking follows charging.
+    last = max(in_group, key=lambda i: (found[i].start, i))
     step = found[last].component.step_size * unit
     if step <= 0:
         return

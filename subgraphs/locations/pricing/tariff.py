@@ -66,6 +66,14 @@ class Restrictions:
     """``date.weekday()`` numbers (Monday is 0)."""
     reservation: ReservationKind | None = None
 
+    @property
+    def local(self) -> bool:
+        """Whether it reads the Location's wall clock (a time, a date or a day of the week)."""
+        return bool(
+            {self.start_time, self.end_time, self.start_date, self.end_date} - {None}
+            or self.days_of_week
+        )
+
 
 @dataclass(frozen=True)
 class TariffElement:
@@ -107,20 +115,37 @@ class Tariff:
         return any(c.vat is not None for e in self.elements for c in e.components)
 
 
-def _number(value: Any, where: str) -> Decimal:
+MAX_DIGITS = 30
+"""Significant digits, and decimal places either side, of a number the calculator takes."""
+
+
+def number(value: Any, where: str, *, of: str = "tariff") -> Decimal:
+    """A JSON number of ``of`` (a tariff, a CDR) at ``where``, exactly, or PricingError."""
     # JSON numbers arrive as int or float (or Decimal from a Decimal-parsing loader); str(float)
     # is the shortest repr, so 0.25 becomes Decimal("0.25") and not its binary approximation.
+    # The exact parser's floats keep their literal, which str gives back.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise PricingError(f"tariff: {where} is not a number")
+        raise PricingError(f"{of}: {where} is not a number")
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     if not number.is_finite():
-        raise PricingError(f"tariff: {where} is not a finite number")
+        raise PricingError(f"{of}: {where} is not a finite number")
+    if number.is_zero():
+        return Decimal(0)
+    # Exact arithmetic on 1E-99999999 would build a hundred-million-digit integer: a valid
+    # OCPI number (a float) the hub must refuse to compute with rather than hang on.
+    if not -MAX_DIGITS <= number.adjusted() <= MAX_DIGITS or (
+        len("".join(map(str, number.as_tuple().digits)).strip("0")) > MAX_DIGITS
+    ):
+        raise PricingError(
+            f"{of}: {where} {number} has more than {MAX_DIGITS} digits or is beyond "
+            f"1E+/-{MAX_DIGITS}"
+        )
     return number
 
 
 def _optional_number(data: Mapping[str, Any], field: str, where: str) -> Decimal | None:
     value = data.get(field)
-    return None if value is None else _number(value, f"{where}.{field}")
+    return None if value is None else number(value, f"{where}.{field}")
 
 
 def _integer(data: Mapping[str, Any], field: str, where: str) -> int | None:
@@ -129,6 +154,8 @@ def _integer(data: Mapping[str, Any], field: str, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise PricingError(f"tariff: {where}.{field} is not an integer")
+    if abs(value) >= 10**MAX_DIGITS:  # seconds or Wh: no sensible one comes near
+        raise PricingError(f"tariff: {where}.{field} is beyond 1E+{MAX_DIGITS}")
     return value
 
 
@@ -153,13 +180,13 @@ def _date(value: Any, where: str) -> date | None:
         raise PricingError(f"tariff: {where} is not YYYY-MM-DD") from None
 
 
-def _timestamp(value: Any, where: str) -> datetime | None:
+def timestamp(value: Any, where: str, *, of: str = "tariff") -> datetime | None:
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise PricingError(f"tariff: {where} is not a DateTime") from None
+        raise PricingError(f"{of}: {where} is not a DateTime") from None
     # OCPI DateTimes are UTC, with or without the Z (types.asciidoc, DateTime).
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -197,7 +224,7 @@ def _component(data: Mapping[str, Any], where: str) -> PriceComponent:
         raise PricingError(f"tariff: {where}.type {data.get('type')!r} is unknown")
     return PriceComponent(
         dimension=Dimension(data["type"]),
-        price=_number(data.get("price"), f"{where}.price"),
+        price=number(data.get("price"), f"{where}.price"),
         vat=_optional_number(data, "vat", where),
         step_size=_integer(data, "step_size", where) or 0,
     )
@@ -207,7 +234,7 @@ def _price(data: Mapping[str, Any] | None, where: str) -> Price | None:
     if data is None:
         return None
     return Price(
-        excl_vat=_number(data.get("excl_vat"), f"{where}.excl_vat"),
+        excl_vat=number(data.get("excl_vat"), f"{where}.excl_vat"),
         incl_vat=_optional_number(data, "incl_vat", where),
     )
 
@@ -241,7 +268,7 @@ def parse_tariff(data: Mapping[str, Any]) -> Tariff:
         ),
         min_price=_price(data.get("min_price"), "min_price"),
         max_price=_price(data.get("max_price"), "max_price"),
-        start_date_time=_timestamp(data.get("start_date_time"), "start_date_time"),
-        end_date_time=_timestamp(data.get("end_date_time"), "end_date_time"),
+        start_date_time=timestamp(data.get("start_date_time"), "start_date_time"),
+        end_date_time=timestamp(data.get("end_date_time"), "end_date_time"),
         alt_text=parse_alt_text(data.get("tariff_alt_text")),
     )

@@ -33,6 +33,7 @@ from incar.maps import MapManifest
 from subgraphs.routing.engine import pbf, tileset
 from subgraphs.routing.engine.pbf import MapInputError
 from subgraphs.routing.engine.progress import Progress
+from subgraphs.routing.places import service as places
 
 #: valhalla_build_tiles' stages, in the builder's order, grouped into phases worth a line.
 PHASES = (
@@ -130,6 +131,9 @@ def _build(
                     raise MapInputError(f"{source}: no routable ways")
         with progress.phase("checking a test route"):
             _probe(source, work)
+        bbox = summary.bbox or _tiles_bbox(work)
+        with progress.phase("indexing addresses, places and points of interest"):
+            places.build_beside(work, bbox=bbox)
         builder.unlink()
         manifest = MapManifest(
             id=map_id,
@@ -137,7 +141,7 @@ def _build(
             source_name=source.name,
             source_sha256=summary.sha256,
             source_bytes=summary.size,
-            bbox=summary.bbox or _tiles_bbox(work),
+            bbox=bbox,
             built_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
             build_seconds=round(progress.elapsed, 1),
             tiles_bytes=tileset.tiles_bytes(work),

@@ -25,8 +25,13 @@ from subgraphs.routing.traffic.probes import ProbeRefused
 PATH = "/routing/probes"
 
 
+#: The status of a credentials problem (as the accounting's CSV export answers them).
+AUTH_STATUS = {Code.FORBIDDEN: 403, Code.BAD_USER_INPUT: 400, Code.IDP_UNAVAILABLE: 503}
+
+
 def _refused(code: str, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    """The platform's refusal beside the graph: JSON with the code and a message."""
+    return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
 def _too_large() -> ProbeRefused:
@@ -77,7 +82,7 @@ def route(runtime: Runtime, authenticator: Authenticator) -> Route:
         try:
             viewer = await authenticator.viewer(request.headers)
         except AuthProblem as problem:
-            return _refused(problem.code.value, problem.message, 401)
+            return _refused(problem.code.value, problem.message, AUTH_STATUS.get(problem.code, 401))
         if viewer.kind is ViewerKind.ANONYMOUS:
             return _refused(
                 Code.UNAUTHENTICATED.value, "probe traces need a driver's or a party's token", 401

@@ -20,6 +20,7 @@ from subgraphs.common.arguments import CountryCode, First, PartyId
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, bad_input, error
+from subgraphs.common.money import Price
 from subgraphs.sessions import service
 from subgraphs.sessions.models import Command as CommandRow
 from subgraphs.sessions.models import Session as SessionRow
@@ -53,21 +54,6 @@ Statuses = Annotated[
         "RESERVATION); all when left out."
     ),
 ]
-
-
-@strawberry.type(description="An amount of money (OCPI Price).")
-class Price:
-    excl_vat: float = strawberry.field(description="Excluding VAT.")
-    incl_vat: float | None = strawberry.field(description="Including VAT, if known.")
-
-    @classmethod
-    def of(cls, value: Any) -> Price | None:
-        if not isinstance(value, Mapping) or "excl_vat" not in value:
-            return None
-        incl = value.get("incl_vat")
-        return cls(
-            excl_vat=float(value["excl_vat"]), incl_vat=None if incl is None else float(incl)
-        )
 
 
 @strawberry.federation.type(

@@ -1,5 +1,5 @@
 """A CDR's ledger transaction: ours is byte for byte the one bigchaindb-driver prepares and
-fulfils, and the driver validates it."""
+fulfils, and the driver validates it; the fast check without the driver agrees with it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from subgraphs.accounting.ledger.transactions import (
     create,
     create_with_driver,
     verify,
+    verify_fast,
 )
 
 CDRS = [
@@ -74,3 +75,36 @@ def test_a_changed_or_foreign_transaction_is_refused(key: HubKey) -> None:
         verify(body.replace(b'{"asset"', b'{ "asset"'), public=key.public_bytes)
     with pytest.raises(InvalidTransaction, match="JSON"):
         verify(body[:-1], public=key.public_bytes)
+
+
+def _changed(body: bytes, key: HubKey) -> list[bytes]:
+    """The transaction ``body`` changed in the ways a forger would: the CDR, the id made to
+    fit, the signature, the key, the spelling."""
+    data = rapidjson.loads(body)
+    other = create(CDRS[0] + " ", key)
+    recomputed = {**data, "asset": {"data": {"cdr": data["asset"]["data"]["cdr"] + " "}}}
+    fulfillment = data["inputs"][0]["fulfillment"]
+    flipped = fulfillment[:-3] + ("A" if fulfillment[-3] != "A" else "B") + fulfillment[-2:]
+    stranger = create(CDRS[0], HubKey.of(Ed25519PrivateKey.generate(), key.name)).body
+    return [
+        body.replace(b'"cdr":"', b'"cdr":" '),
+        body.replace(data["id"].encode(), other.id.encode()),
+        body.replace(fulfillment.encode(), flipped.encode()),
+        body.replace(b'"version":"2.0"', b'"version":"2.1"'),
+        body.replace(b'{"asset"', b'{ "asset"'),
+        rapidjson.dumps(recomputed, sort_keys=True).encode(),
+        stranger,
+        body[:-1],
+        b"[]",
+    ]
+
+
+def test_the_fast_check_accepts_and_refuses_as_the_driver_does(key: HubKey) -> None:
+    for cdr in CDRS:
+        body = create(cdr, key).body
+        assert verify_fast(body, public=key.public_bytes) == verify(body, public=key.public_bytes)
+        for changed in _changed(body, key):
+            with pytest.raises(InvalidTransaction):
+                verify(changed, public=key.public_bytes)
+            with pytest.raises(InvalidTransaction):
+                verify_fast(changed, public=key.public_bytes)

@@ -1,0 +1,1 @@
+"""The CDR ledger as the hub shows it to parties: headers beside CDRs, consistency proofs."""

@@ -1,0 +1,176 @@
+"""The accounting subgraph through the Hive Gateway, with real logins and real OCPI
+credentials tokens: each caller's ``cdrs`` holds exactly their CDRs, and one CDR asked for by
+its key shows only to them; the CSV export over HTTP (the platform's ``/accounting/cdrs.csv``)
+holds the same rows for each, and refuses whom the graph refuses. Each CDR shows its ledger
+entry (checked here with the hub's public key alone), and a driver's Session (of the sessions
+subgraph) resolves its CDR through federation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from incar.hub_key import key_of
+from subgraphs.accounting.ledger import checkpoint, transactions
+from tests.subgraphs.accounting.platform import CDRS, Accounting, accounting_platform
+
+SEARCH = "query { cdrs { edges { node { id cdrToken { uid } } } pageInfo { hasNextPage } } }"
+ONE = 'query ($id: String!) { cdr(countryCode: "FI", partyId: "CPA", id: $id) { id } }'
+SEES = {
+    "alice": ["C1"],
+    "bob": ["C2"],
+    "cpo": ["C1", "C2", "C3"],
+    "emsp": ["C1", "C2"],
+    "other-emsp": ["C3"],
+}
+
+
+@pytest.fixture(scope="module")
+async def accounting(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Accounting]:
+    async with accounting_platform(tmp_path_factory.mktemp("accounting")) as running:
+        yield running
+
+
+async def credentials(accounting: Accounting, who: str) -> str:
+    if who in ("alice", "bob"):
+        return await accounting.driver(who)
+    peer = {"cpo": accounting.cpo, "emsp": accounting.emsp, "other-emsp": accounting.other_emsp}
+    return accounting.party(peer[who])
+
+
+@pytest.mark.parametrize("who", list(SEES))
+async def test_each_caller_finds_exactly_their_cdrs(accounting: Accounting, who: str) -> None:
+    token = await credentials(accounting, who)
+    found = await accounting.graph(SEARCH, token)
+    assert "errors" not in found, found
+    assert [e["node"]["id"] for e in found["data"]["cdrs"]["edges"]] == SEES[who]
+    for cdr_id in ("C1", "C2", "C3"):
+        one = await accounting.graph(ONE, token, id=cdr_id)
+        assert "errors" not in one, one
+        assert (one["data"]["cdr"] is not None) is (cdr_id in SEES[who]), (who, cdr_id)
+
+
+async def test_anonymous_callers_see_no_cdr(accounting: Accounting) -> None:
+    found = await accounting.graph(SEARCH)
+    assert [e["extensions"]["code"] for e in found["errors"]] == ["UNAUTHENTICATED"]
+    assert found["data"] is None
+
+
+async def test_a_wrong_token_is_refused_whole(accounting: Accounting) -> None:
+    found = await accounting.graph(SEARCH, "Token bm90LWEtdG9rZW4=")
+    assert [e["extensions"]["code"] for e in found["errors"]] == ["UNAUTHENTICATED"]
+
+
+async def export(accounting: Accounting, token: str | None, **params: str) -> httpx.Response:
+    headers = {"Authorization": token} if token else {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.get(
+            f"{accounting.subgraphs_url}/accounting/cdrs.csv", params=params, headers=headers
+        )
+
+
+@pytest.mark.parametrize("who", list(SEES))
+async def test_each_caller_exports_exactly_their_cdrs(accounting: Accounting, who: str) -> None:
+    answer = await export(accounting, await credentials(accounting, who))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [r["cdr_id"] for r in rows] == SEES[who]
+
+
+async def test_an_export_takes_the_filters(accounting: Accounting) -> None:
+    answer = await export(
+        accounting, accounting.party(accounting.cpo), cpo="FI*CPA", location_id="ST1"
+    )
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [r["cdr_id"] for r in rows] == ["C1", "C2"]
+
+
+@pytest.mark.parametrize(
+    ("token", "params", "status", "code"),
+    [
+        (None, {}, 401, "UNAUTHENTICATED"),
+        ("Token bm90LWEtdG9rZW4=", {}, 401, "UNAUTHENTICATED"),
+        ("cpo", {"location_id": "ST1"}, 400, "BAD_USER_INPUT"),
+        ("cpo", {"start_from": "yesterday"}, 400, "BAD_USER_INPUT"),
+        ("cpo", {"colour": "red"}, 400, "BAD_USER_INPUT"),
+    ],
+)
+async def test_an_export_refuses_whom_and_what_the_graph_refuses(
+    accounting: Accounting, token: str | None, params: dict[str, str], status: int, code: str
+) -> None:
+    if token == "cpo":
+        token = accounting.party(accounting.cpo)
+    answer = await export(accounting, token, **params)
+    assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
+
+
+ENTRY = """
+query ($id: String!) { cdr(countryCode: "FI", partyId: "CPA", id: $id) {
+  ledgerEntry { index transactionId transaction includedFromSize
+                treeHead { size rootHash checkpoint } }
+} }
+"""
+
+
+async def test_a_cdrs_ledger_entry_checks_out_with_the_hubs_public_key(
+    accounting: Accounting,
+) -> None:
+    # The key the hub signs with, as it holds it (the key file is shared by every test run
+    # of this user, and read once by each hub).
+    async with accounting.hub.hub.db.transaction() as tx:
+        key = key_of(tx)
+    found = await accounting.graph(ENTRY, await accounting.driver("alice"), id="C1")
+    assert "errors" not in found, found
+    entry = found["data"]["cdr"]["ledgerEntry"]
+    assert (entry["index"], entry["includedFromSize"]) == (0, 1)  # the first CDR pushed
+    body = entry["transaction"].encode()
+    # The transaction holds the CDR as the CPO sent it, signed by the hub's key ...
+    assert json.loads(transactions.verify(body, public=key.public_bytes)) == CDRS[0]
+    assert (
+        entry["transactionId"]
+        == transactions.create(transactions.verify(body, public=key.public_bytes), key).id
+    )
+    # ... and the head, signed by the same key, is of the whole ledger (three CDRs).
+    head = checkpoint.open_note(
+        entry["treeHead"]["checkpoint"], checkpoint.verifier_key(key.name, key.public_bytes)
+    )
+    assert (head.size, head.root.hex()) == (3, entry["treeHead"]["rootHash"])
+    assert entry["treeHead"]["size"] == 3
+
+
+SESSION_CDR = """
+query { me { sessions { id cdr { id totalCost { exclVat } ledgerEntry { index } } } } }
+"""
+ONE_SESSION = """
+query { session(countryCode: "FI", partyId: "CPA", id: "S1") { id cdr { id } } }
+"""
+
+
+async def test_a_drivers_session_resolves_its_cdr_through_federation(
+    accounting: Accounting,
+) -> None:
+    found = await accounting.graph(SESSION_CDR, await accounting.driver("alice"))
+    assert "errors" not in found, found
+    assert found["data"]["me"]["sessions"] == [
+        {
+            "id": "S1",
+            "cdr": {"id": "C1", "totalCost": {"exclVat": 2.5}, "ledgerEntry": {"index": 0}},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"), [("alice", True), ("bob", False), ("cpo", True), ("other-emsp", False)]
+)
+async def test_a_session_and_its_cdr_show_to_the_same_callers(
+    accounting: Accounting, who: str, sees: bool
+) -> None:
+    found = await accounting.graph(ONE_SESSION, await credentials(accounting, who))
+    assert "errors" not in found, found
+    assert found["data"]["session"] == ({"id": "S1", "cdr": {"id": "C1"}} if sees else None)
