@@ -1,7 +1,8 @@
 """Routing in process: tile build times, route latency, the event loop beside the workers, and
 the routing subgraph's routes and matrix.
 
-    .venv/bin/python -m bench.routing [--routes 200] [--workers 2] [--part all|engine|subgraph]
+    .venv/bin/python -m bench.routing [--routes 200] [--workers 2]
+                                      [--part all|engine|subgraph|traffic]
                                       [--region porto|helsinki] [--json FILE]
 
 Builds Liechtenstein (shared/osm) and the default Helsinki map in temporary data directories,
@@ -17,6 +18,12 @@ executed by the routing subgraph's schema in process (geometry and directions se
 beside Valhalla's own route with two alternates on an Actor called directly (the anchor);
 then 1-to-100 ``sources_to_targets`` matrices from one point to 100 random points around
 it, through the pool and on an Actor directly.
+
+The traffic part (``--part traffic``, on the same region) drives along the car routes of
+those pairs at 30 km/h with a fix every 5 s (JSON probe traces, up to 4000 fixes), and
+measures a trace's intake (checks, map-matching on the pool, speeds, the live store and
+its traffic extract) one at a time, beside ``trace_attributes`` on an Actor called directly
+(the anchor), then all of them at once through the pool: traces per second on its workers.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import random
 import tempfile
@@ -258,13 +266,87 @@ async def _subgraph(
     }
 
 
+def _trace(shape: str, *, kmh: float = 30.0, every_s: float = 5.0) -> bytes:
+    """A JSON probe trace along a route's shape, ending now."""
+    from subgraphs.routing import geometry
+    from subgraphs.routing.traffic import probes
+
+    points = geometry.decode(shape)
+    step = kmh / 3.6 * every_s
+    fixes = [points[0]]
+    travelled, next_at = 0.0, step
+    for a, b in itertools.pairwise(points):
+        length = probes.metres(probes.ProbePoint(*a, 0), probes.ProbePoint(*b, 0))
+        while length > 0 and next_at <= travelled + length:
+            f = (next_at - travelled) / length
+            fixes.append((a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])))
+            next_at += step
+        travelled += length
+    fixes = fixes[: probes.MAX_POINTS]
+    start = time.time() - every_s * len(fixes)
+
+    def stamp(index: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + index * every_s))
+
+    fixed = [{"lat": la, "lon": lo, "time": stamp(i)} for i, (la, lo) in enumerate(fixes)]
+    return json.dumps({"vehicle": "bench", "points": fixed}).encode()
+
+
+async def _traffic(data_dir: Path, requests: list[dict[str, Any]]) -> dict[str, Any]:
+    import valhalla
+
+    from subgraphs.routing.traffic import matching, probes
+    from subgraphs.routing.traffic.endpoint import intake
+
+    manifest = maps.read_active(data_dir)
+    assert manifest is not None
+    actor = valhalla.Actor(str(config_file(maps.tileset_dir(data_dir, manifest.id))))
+    traces = []
+    for request in requests:
+        try:
+            answer = actor.route({**request, "directions_type": "none"})
+        except RuntimeError:
+            continue
+        traces.append(_trace(answer["trip"]["legs"][0]["shape"]))
+    pool = RoutePool(data_dir, workers=2, queue_size=max(64, len(traces)))
+    await pool.start(progress=None)
+    try:
+        for body in traces[:10]:
+            await intake(pool, body, "application/json")
+        direct, pooled, fixes = [], [], []
+        for body in traces:
+            trace = probes.parse(body, "application/json")
+            fixes.append(len(trace.points))
+            started = time.perf_counter_ns()
+            actor.trace_attributes(matching.request(trace))
+            direct.append(time.perf_counter_ns() - started)
+            started = time.perf_counter_ns()
+            await intake(pool, body, "application/json")
+            pooled.append(time.perf_counter_ns() - started)
+        started = time.perf_counter_ns()
+        await asyncio.gather(*(intake(pool, body, "application/json") for body in traces))
+        elapsed = (time.perf_counter_ns() - started) / 1e9
+        live = len(pool.traffic.current(manifest.id))
+    finally:
+        await pool.close()
+    return {
+        "traces": len(traces),
+        "fixes_p50": sorted(fixes)[len(fixes) // 2],
+        "trace_attributes_direct": latency_summary(direct),
+        "intake_pool": latency_summary(pooled),
+        "intake_traces_per_s_all_at_once": round(len(traces) / elapsed, 1),
+        "workers": pool.workers,
+        "live_edges": live,
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.routing")
     parser.add_argument("--routes", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--part", choices=("all", "engine", "subgraph"), default="all")
+    parser.add_argument("--part", choices=("all", "engine", "subgraph", "traffic"), default="all")
     parser.add_argument("--region", choices=("porto", "helsinki"), default="porto")
     parser.add_argument("--matrices", type=int, default=50)
     args = parser.parse_args()
@@ -283,14 +365,17 @@ async def main() -> None:
             assert bbox is not None
             requests = _requests(bbox.bbox, args.routes, args.seed)
             results["helsinki"] = await _routes(root / "hel", requests, args.workers)
-        if args.part in ("all", "subgraph"):
+        if args.part in ("all", "subgraph", "traffic"):
             porto = SHARED_OSM / "porto_portugal.osm.pbf"
             source = porto if args.region == "porto" and porto.is_file() else helsinki
             results["subgraph_build"] = _build(source, root / "sub")
             chosen = maps.read_active(root / "sub")
             assert chosen is not None
             requests = _requests(chosen.bbox, args.routes, args.seed)
+        if args.part in ("all", "subgraph"):
             results["subgraph"] = await _subgraph(root / "sub", requests, args.matrices, args.seed)
+        if args.part in ("all", "traffic"):
+            results["traffic"] = await _traffic(root / "sub", requests)
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

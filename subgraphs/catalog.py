@@ -15,8 +15,9 @@ if TYPE_CHECKING:  # the command line starts without importing Strawberry
     from subgraphs.common.app import SubgraphSchema
     from subgraphs.common.auth import Authenticator
 
-#: An HTTP route a subgraph serves beside its GraphQL endpoint (the accounting's CSV export),
-#: made with the process's runtime and its authenticator (the same callers as the graph's).
+#: An HTTP route a subgraph serves beside its GraphQL endpoint (the accounting's CSV export,
+#: the routing's probe traces), made with the process's runtime and its authenticator (the
+#: same callers as the graph's).
 type HttpRoute = Callable[[Runtime, Authenticator], BaseRoute]
 
 
@@ -44,6 +45,7 @@ def subgraphs() -> dict[str, Subgraph]:
     from subgraphs.locations.graph.schema import schema as locations
     from subgraphs.routing.engine import running
     from subgraphs.routing.graph.schema import schema as routing
+    from subgraphs.routing.traffic import endpoint as probes
     from subgraphs.sessions.graph.schema import schema as sessions
 
     return {
@@ -51,6 +53,6 @@ def subgraphs() -> dict[str, Subgraph]:
         "sessions": Subgraph("sessions", sessions),
         "bookings": Subgraph("bookings", bookings, background=(sweeper.run,)),
         # The route pool opens (on first use builds) the map while the others serve.
-        "routing": Subgraph("routing", routing, background=(running.run,)),
+        "routing": Subgraph("routing", routing, background=(running.run,), routes=(probes.route,)),
         "accounting": Subgraph("accounting", accounting, routes=(export_route,)),
     }

@@ -43,6 +43,9 @@ MAX_AHEAD = timedelta(days=366)
 #: away, a made-up route; past this it is NO_ROUTE. A car park's far corner is well inside.
 SEARCH_CUTOFF_M = 1000
 MAX_STATIONS = 50
+#: A departure this close to now is "now" for Valhalla (its date_time type 0), the one it
+#: reads live speeds for in full (docs/routing.md, "Traffic", on why not a local time).
+NOW_WITHIN = timedelta(minutes=5)
 MAX_CANDIDATES = 100
 
 
@@ -202,6 +205,7 @@ def _request(
     moment: datetime,
     arriving: bool,
     region: Region,
+    now: datetime,
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "locations": [query.origin.valhalla(), query.destination.valhalla()],
@@ -221,7 +225,10 @@ def _request(
     elif arriving:
         request["date_time"] = {"type": 2, "value": _local(moment, region)}
     else:
-        request["date_time"] = {"type": 1, "value": _local(moment, region)}
+        if abs(moment - now) <= NOW_WITHIN:
+            request["date_time"] = {"type": 0}
+        else:
+            request["date_time"] = {"type": 1, "value": _local(moment, region)}
         if query.alternatives:
             # Depart-at runs the forward time-dependent A*, which finds no alternates either;
             # Valhalla's own switch runs the bidirectional one, whose alternates it gives.
@@ -329,6 +336,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
     if query.origin == query.destination:
         raise RoutingError(Code.BAD_USER_INPUT, "from and to are the same point")
     region = region_of(manifest.bbox)
+    pool.traffic.current(manifest.id)  # clears expired live speeds from the engine's extract
     costings = list(dict.fromkeys(COSTING[mode] for mode in modes))
     answers = await asyncio.gather(
         *(
@@ -341,6 +349,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
                     moment=moment,
                     arriving=arriving,
                     region=region,
+                    now=now,
                 ),
             )
             for costing in costings

@@ -27,6 +27,8 @@ from typing import Any, TextIO
 from incar import maps
 from incar.maps import MapManifest
 from subgraphs.routing.engine import build, tileset
+from subgraphs.routing.traffic import extract
+from subgraphs.routing.traffic.store import LiveSpeeds
 
 
 class RoutingBusy(RuntimeError):
@@ -45,7 +47,7 @@ class RouteError(Exception):
 
 @dataclass(slots=True)
 class _Job:
-    action: str  # Valhalla's service: route or sources_to_targets
+    action: str  # Valhalla's service: route, sources_to_targets or trace_attributes
     request: str
     config: Path
     loop: asyncio.AbstractEventLoop
@@ -67,6 +69,8 @@ class RoutePool:
         self._config: Path | None = None
         self._seen: tuple[int, int] | None = None
         self._checked = 0.0
+        #: Live speeds from probe traces, written into the active map's traffic extract.
+        self.traffic = LiveSpeeds()
 
     @property
     def manifest(self) -> MapManifest:
@@ -100,6 +104,11 @@ class RoutePool:
         every target (its request and answer JSON, as dicts)."""
         return await self._run("sources_to_targets", request)
 
+    async def trace_attributes(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Valhalla's trace_attributes action: a trace (GPS fixes, or a route's own shape)
+        matched to the road graph, with the attributes of the edges it used."""
+        return await self._run("trace_attributes", request)
+
     async def _run(self, action: str, request: dict[str, Any]) -> dict[str, Any]:
         if not self._threads:
             raise RuntimeError("the route pool is not started")
@@ -119,6 +128,7 @@ class RoutePool:
         for thread in self._threads:
             await asyncio.to_thread(thread.join)
         self._threads.clear()
+        self.traffic.detach()
 
     async def _refresh(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -134,6 +144,8 @@ class RoutePool:
         if manifest is None:
             raise RuntimeError(f"{active}: gone")
         folder = maps.tileset_dir(self.data_dir, manifest.id)
+        live = await asyncio.to_thread(extract.ensure, folder)
+        self.traffic.attach(manifest.id, await asyncio.to_thread(extract.LiveExtract, live))
         self._config = await asyncio.to_thread(tileset.config_file, folder)
         self._manifest, self._seen = manifest, seen
 
@@ -149,7 +161,10 @@ class RoutePool:
                 if job.config != opened:
                     actor, opened = valhalla.Actor(str(job.config)), job.config
                 # pyvalhalla names the matrix method after the action's short name.
-                method = actor.matrix if job.action == "sources_to_targets" else actor.route
+                method = {
+                    "sources_to_targets": actor.matrix,
+                    "trace_attributes": actor.trace_attributes,
+                }.get(job.action, actor.route)
                 answer: Any = json.loads(method(job.request))
             except valhalla.ValhallaError as error:
                 failure = RouteError(

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from incar.maps import CONFIG, TILES, write_atomically
+from subgraphs.routing.traffic import extract
 
 #: Per Actor (one per worker thread): tiles stay cached up to this size. Valhalla's own
 #: default (1 GB) times the workers would be far more than the embedded platform should hold.
 CACHE_BYTES = 128 * 1024 * 1024
 #: Data sets the wheel does not ship (admin areas, time zones, traffic, elevation, transit):
+#: (live traffic is ours: its extract is named once the pool has laid it out)
 #: empty paths keep Valhalla from looking for them under its default /data/valhalla.
 _ABSENT = ("traffic_extract", "admin", "landmarks", "timezone", "transit_dir", "transit_feeds_dir")
 
@@ -43,6 +45,9 @@ def valhalla_config(folder: Path, *, log: bool = False) -> dict[str, Any]:
     # bidirectional CostMatrix Valhalla picks for cars by default, with the same cells.
     config["thor"]["source_to_target_algorithm"] = "timedistancematrix"
     config["additional_data"]["elevation"] = ""
+    live = extract.path_of(folder)
+    if live.is_file():  # laid out by the route pool when it opens the tile set
+        mjolnir["traffic_extract"] = str(live)
     return config
 
 
