@@ -97,6 +97,17 @@ async def test_an_export_takes_the_filters(accounting: Accounting) -> None:
     assert [r["cdr_id"] for r in rows] == ["C1", "C2"]
 
 
+@pytest.mark.parametrize(("flags", "expected"), [("unpriceable", ["C1", "C2", "C3"]), ("ok", [])])
+async def test_an_export_takes_the_price_check_filter(
+    accounting: Accounting, flags: str, expected: list[str]
+) -> None:
+    # The hub was sent none of the tariffs these CDRs name: it could price none of them.
+    answer = await export(accounting, accounting.party(accounting.cpo), price_check=flags)
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [(r["cdr_id"], r["price_check"]) for r in rows] == [(i, flags) for i in expected]
+
+
 @pytest.mark.parametrize(
     ("token", "params", "status", "code"),
     [
@@ -105,6 +116,7 @@ async def test_an_export_takes_the_filters(accounting: Accounting) -> None:
         ("cpo", {"location_id": "ST1"}, 400, "BAD_USER_INPUT"),
         ("cpo", {"start_from": "yesterday"}, 400, "BAD_USER_INPUT"),
         ("cpo", {"colour": "red"}, 400, "BAD_USER_INPUT"),
+        ("cpo", {"price_check": "red"}, 400, "BAD_USER_INPUT"),
     ],
 )
 async def test_an_export_refuses_whom_and_what_the_graph_refuses(
