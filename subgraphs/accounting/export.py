@@ -26,7 +26,7 @@ from incar.timestamps import parse_timestamp
 from subgraphs.accounting import search
 from subgraphs.accounting.filter_names import FILTERS
 from subgraphs.accounting.ledger.models import LedgerEntry
-from subgraphs.accounting.models import Cdr
+from subgraphs.accounting.models import Cdr, PriceCheckStatus, plain_amount
 
 CHUNK: Final = 1000
 MEDIA_TYPE: Final = "text/csv; charset=utf-8"
@@ -100,7 +100,16 @@ COLUMNS: Final[tuple[tuple[str, Read], ...]] = (
     ("invoice_reference_id", ("invoice_reference_id",)),
     ("last_updated", ("last_updated",)),
 )
-HEADER: Final = (*(name for name, _ in COLUMNS), "ledger_index", "ledger_tx_id")
+#: After the document's columns: the CDR's ledger entry, then the hub's price check of it
+#: (docs/pricing.md), read from the row's own columns.
+HEADER: Final = (
+    *(name for name, _ in COLUMNS),
+    "ledger_index",
+    "ledger_tx_id",
+    "price_check",
+    "price_calculated_excl_vat",
+    "price_difference_excl_vat",
+)
 
 ROWS = select(
     col(Cdr.start_date_time),
@@ -108,6 +117,9 @@ ROWS = select(
     cast(col(Cdr.data), Text),
     col(LedgerEntry.idx),
     col(LedgerEntry.tx_id),
+    col(Cdr.price_check),
+    col(Cdr.price_calculated_excl_vat),
+    col(Cdr.price_difference_excl_vat),
 ).outerjoin(
     LedgerEntry,
     and_(
@@ -147,9 +159,35 @@ async def csv_chunks(
     columns = ROWS
     async for page in search.walk(db, columns, audience=audience, filter=filter, chunk=chunk):
         rows = []
-        for _start, _pk, text, idx, tx_id in page:
-            rows.append([*_cells(orjson.loads(text)), _text(idx), _text(tx_id)])
+        for _start, _pk, text, idx, tx_id, checked, calculated, difference in page:
+            rows.append(
+                [
+                    *_cells(orjson.loads(text)),
+                    _text(idx),
+                    _text(tx_id),
+                    "" if checked is None else PriceCheckStatus(checked).value,
+                    _amount(calculated),
+                    _amount(difference),
+                ]
+            )
         yield _lines(rows)
+
+
+def _amount(value: Any) -> str:
+    """A stored amount in its shortest decimal form (the column keeps 6 decimals)."""
+    return "" if value is None else f"{plain_amount(value):f}"
+
+
+def _statuses(value: str | None) -> frozenset[PriceCheckStatus] | None:
+    if value is None:
+        return None
+    try:
+        return frozenset(PriceCheckStatus(part.strip().lower()) for part in value.split(","))
+    except ValueError:
+        known = ", ".join(s.value for s in PriceCheckStatus)
+        raise search.SearchError(
+            f"price_check: comma-separated statuses of {known}, not {value!r}"
+        ) from None
 
 
 def _party(name: str, value: str | None) -> search.Party | None:
@@ -195,6 +233,7 @@ def filter_of(given: Mapping[str, str | None]) -> search.CdrFilter:
         tariff_id=values.get("tariff_id"),
         cpo=cpo,
         emsp=_party("emsp", values.get("emsp")),
+        price_check=_statuses(values.get("price_check")),
     )
     found.check()
     return found

@@ -28,4 +28,8 @@ FILTERS: Final = (
     FilterParam("evse_uid", "on this EVSE (its uid)"),
     FilterParam("token_uid", "charged with this token (cdr_token.uid)"),
     FilterParam("tariff_id", "priced with this tariff"),
+    FilterParam(
+        "price_check",
+        "the hub's price check is one of these, comma-separated: ok, mismatch, unpriceable",
+    ),
 )

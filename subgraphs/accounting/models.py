@@ -120,7 +120,7 @@ class Cdr(Document, table=True):
         def amount(excl: Decimal | None, incl: Decimal | None) -> Amount | None:
             if excl is None:
                 return None
-            return Amount(_plain(excl), None if incl is None else _plain(incl))
+            return Amount(plain_amount(excl), None if incl is None else plain_amount(incl))
 
         return PriceCheck(
             status=self.price_check,
@@ -130,7 +130,7 @@ class Cdr(Document, table=True):
         )
 
 
-def _plain(value: Decimal) -> Decimal:
+def plain_amount(value: Decimal) -> Decimal:
     # A float from SQLite's REAL, or 6 decimals from the column: back to the amount's digits.
     number = Decimal(str(value)).normalize()
     return number.quantize(Decimal(1)) if number == number.to_integral() else number

@@ -34,7 +34,7 @@ from sqlmodel import col
 
 from incar.columns import UtcDateTime
 from incar.db import Database
-from subgraphs.accounting.models import Cdr, CdrTariff
+from subgraphs.accounting.models import Cdr, CdrTariff, PriceCheckStatus
 
 MAX_PAGE: Final = 100
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -109,10 +109,15 @@ class CdrFilter:
     tariff_id: str | None = None  # a tariff the CDR carries or its periods name
     cpo: Party | None = None
     emsp: Party | None = None
+    #: The hub's price check of the CDR is one of these (a CDR stored unchecked, before
+    #: migration 0010, matches none).
+    price_check: frozenset[PriceCheckStatus] | None = None
 
     def check(self) -> None:
         if self.start_from and self.start_to and self.start_from >= self.start_to:
             raise SearchError("startFrom must be before startTo")
+        if self.price_check is not None and not self.price_check:
+            raise SearchError("priceCheck: name at least one status")
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = [col(Cdr.start_date_time).is_not(None)]
@@ -140,6 +145,8 @@ class CdrFilter:
                 col(Cdr.emsp_country_code) == self.emsp[0].upper(),
                 col(Cdr.emsp_party_id) == self.emsp[1].upper(),
             ]
+        if self.price_check is not None:
+            found.append(col(Cdr.price_check).in_(sorted(self.price_check)))
         if self.tariff_id is not None:
             found.append(
                 exists().where(

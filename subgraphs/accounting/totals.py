@@ -27,7 +27,7 @@ from sqlmodel import col
 
 from incar.db import Database
 from subgraphs.accounting import search
-from subgraphs.accounting.models import Cdr
+from subgraphs.accounting.models import Cdr, PriceCheckStatus
 from subgraphs.locations import service as locations
 from subgraphs.locations.opening import zone
 
@@ -64,10 +64,17 @@ class Sums:
     cost_excl_vat: Decimal = ZERO
     cost_incl_vat: Decimal = ZERO
     without_incl_vat: int = 0  # CDRs whose total_cost gives no incl_vat
+    # The hub's price check (docs/pricing.md): CDRs it found mispriced, or could not price.
+    mismatched: int = 0
+    unpriceable: int = 0
 
     def add(self, row: Sequence[Any]) -> None:
-        energy, hours, parking, excl, incl = row
+        energy, hours, parking, excl, incl, checked = row
         self.count += 1
+        if checked == PriceCheckStatus.MISMATCH:
+            self.mismatched += 1
+        elif checked == PriceCheckStatus.UNPRICEABLE:
+            self.unpriceable += 1
         self.energy_kwh += _decimal(energy)
         self.session_hours += _decimal(hours)
         self.parking_hours += _decimal(parking)
@@ -126,6 +133,7 @@ COLUMNS = select(
     col(Cdr.total_parking_time),
     col(Cdr.cost_excl_vat),
     col(Cdr.cost_incl_vat),
+    col(Cdr.price_check),
 )
 
 

@@ -5,14 +5,17 @@ hub's key)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from subgraphs.accounting.graph.loaders import latest_head
+from subgraphs.accounting.ledger import proofs
 from subgraphs.accounting.ledger.models import LedgerEntry as EntryRow
 from subgraphs.accounting.ledger.models import LedgerTreeHead
 from subgraphs.common.context import GraphContext
+from subgraphs.common.errors import Code, bad_input, error
 
 
 @strawberry.type(description="A signed head of the ledger's Merkle tree (RFC 9162).")
@@ -31,6 +34,35 @@ class TreeHead:
             root_hash=bytes(row.root_hash).hex(),
             checkpoint=row.checkpoint,
             signed_at=row.signed_at,
+        )
+
+
+@strawberry.type(
+    description="The proof that an entry is in a signed head of the ledger (RFC 9162 "
+    "inclusion proof), as `incar ledger prove` prints it: hashes in base64."
+)
+class InclusionProof:
+    tree_size: int = strawberry.field(description="The size of the head it proves against.")
+    leaf_hash: str = strawberry.field(
+        description="The entry's leaf hash, base64: SHA-256 of 0x00, its index (uint64, "
+        "big-endian) and its transaction's bytes."
+    )
+    audit_path: list[str] = strawberry.field(
+        description="PATH(index, D[treeSize]) in base64, the sibling nearest the leaf first."
+    )
+    checkpoint: str = strawberry.field(
+        description="That head as the hub signed it: a C2SP signed note, verbatim; its root "
+        "is the one the path leads to."
+    )
+
+    @classmethod
+    def of(cls, proof: proofs.InclusionProof) -> InclusionProof:
+        document = proof.document()
+        return cls(
+            tree_size=document["tree_size"],
+            leaf_hash=document["leaf_hash"],
+            audit_path=document["inclusion_path"],
+            checkpoint=document["checkpoint"],
         )
 
 
@@ -71,3 +103,25 @@ class LedgerEntry:
         head = await latest_head(info.context).load(None)
         assert head is not None and head.size > self.row.idx  # an entry is signed with its head
         return TreeHead.of(head)
+
+    @strawberry.field(
+        description="The proof that it is in a signed head: the latest, or the one of "
+        "`treeSize` entries (a head the party saw). NOT_FOUND if the hub signed no such head "
+        "or that head does not hold it."
+    )
+    async def inclusion_proof(
+        self,
+        info: Info[GraphContext, None],
+        tree_size: Annotated[
+            int | None,
+            strawberry.argument(description="The size of a signed head; the latest if left out."),
+        ] = None,
+    ) -> InclusionProof:
+        if tree_size is not None and tree_size < 1:
+            raise bad_input(f"treeSize: a head holds at least one entry, not {tree_size}")
+        try:
+            async with info.context.runtime.db.transaction() as tx:
+                proof = await proofs.inclusion_proof(tx, self.row.idx, tree_size)
+        except proofs.ProofError as problem:
+            raise error(Code.NOT_FOUND, str(problem)) from None
+        return InclusionProof.of(proof)

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from subgraphs.accounting import search
 from subgraphs.accounting import totals as adding
 from subgraphs.accounting.graph.loaders import audience_of
+from subgraphs.accounting.graph.price_check import PriceCheckFilter
 from subgraphs.accounting.graph.totals import CdrTotals, Period
 from subgraphs.accounting.graph.types import Cdr, Session
 from subgraphs.common import roots
@@ -63,6 +64,9 @@ class CdrFilter:
     tariff_id: str | None = strawberry.field(
         default=None, description="Priced with this tariff (carried, or named by a period)."
     )
+    price_check: PriceCheckFilter | None = strawberry.field(
+        default=None, description="By the hub's check of its price (e.g. the MISMATCHes)."
+    )
 
     def search_filter(self) -> search.CdrFilter:
         cpo = _party("cpo", self.cpo_country_code, self.cpo_party_id)
@@ -82,6 +86,7 @@ class CdrFilter:
             tariff_id=self.tariff_id,
             cpo=cpo,
             emsp=_party("emsp", self.emsp_country_code, self.emsp_party_id),
+            price_check=self.price_check.statuses() if self.price_check else None,
         )
 
 

@@ -37,6 +37,13 @@ class CdrSums:
     cdrs_without_incl_vat: int = strawberry.field(
         description="CDRs whose total_cost has no incl_vat (left out of costInclVat)."
     )
+    cdrs_price_mismatched: int = strawberry.field(
+        description="CDRs whose total_cost the hub's price check found off their tariffs "
+        "(priceCheck MISMATCH): their costs are added as the CPO stated them."
+    )
+    cdrs_unpriceable: int = strawberry.field(
+        description="CDRs the hub could not price (priceCheck UNPRICEABLE)."
+    )
 
     @classmethod
     def of(cls, currency: str, sums: adding.Sums) -> CdrSums:
@@ -50,6 +57,8 @@ class CdrSums:
             cost_excl_vat=sums.cost_excl_vat,
             cost_incl_vat=sums.cost_incl_vat,
             cdrs_without_incl_vat=sums.without_incl_vat,
+            cdrs_price_mismatched=sums.mismatched,
+            cdrs_unpriceable=sums.unpriceable,
         )
 
 

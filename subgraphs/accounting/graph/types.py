@@ -17,6 +17,7 @@ from subgraphs.accounting.graph.loaders import (
     ledger_entries,
     viewer_audience,
 )
+from subgraphs.accounting.graph.price_check import PriceCheck
 from subgraphs.accounting.models import Cdr as CdrRow
 from subgraphs.common.context import GraphContext
 from subgraphs.common.money import Price
@@ -211,6 +212,14 @@ class Cdr:
             (row.country_code, row.party_id, row.object_id)
         )
         return LedgerEntry(row=found) if found is not None else None
+
+    @strawberry.field(
+        description="The hub's check of its total_cost against its tariffs, made when it "
+        "arrived; null for a CDR stored before the check existed."
+    )
+    def price_check(self) -> PriceCheck | None:
+        checked = self.row.checked_price()
+        return None if checked is None else PriceCheck.of(checked)
 
     @strawberry.field(description="The CDR as its CPO sent it (OCPI JSON).")
     def document(self) -> JSON:

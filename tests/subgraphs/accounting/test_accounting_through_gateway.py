@@ -7,16 +7,22 @@ subgraph) resolves its CDR through federation."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import col, select
 
 from incar.hub_key import key_of
 from subgraphs.accounting.ledger import checkpoint, transactions
+from subgraphs.accounting.ledger.leaves import entry_hash
+from subgraphs.accounting.ledger.merkle import verify_inclusion
+from subgraphs.accounting.ledger.models import LedgerTreeHead
 from tests.subgraphs.accounting.platform import CDRS, Accounting, accounting_platform
 
 SEARCH = "query { cdrs { edges { node { id cdrToken { uid } } } pageInfo { hasNextPage } } }"
@@ -91,6 +97,17 @@ async def test_an_export_takes_the_filters(accounting: Accounting) -> None:
     assert [r["cdr_id"] for r in rows] == ["C1", "C2"]
 
 
+@pytest.mark.parametrize(("flags", "expected"), [("unpriceable", ["C1", "C2", "C3"]), ("ok", [])])
+async def test_an_export_takes_the_price_check_filter(
+    accounting: Accounting, flags: str, expected: list[str]
+) -> None:
+    # The hub was sent none of the tariffs these CDRs name: it could price none of them.
+    answer = await export(accounting, accounting.party(accounting.cpo), price_check=flags)
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.DictReader(io.StringIO(answer.text, newline="")))
+    assert [(r["cdr_id"], r["price_check"]) for r in rows] == [(i, flags) for i in expected]
+
+
 @pytest.mark.parametrize(
     ("token", "params", "status", "code"),
     [
@@ -99,6 +116,7 @@ async def test_an_export_takes_the_filters(accounting: Accounting) -> None:
         ("cpo", {"location_id": "ST1"}, 400, "BAD_USER_INPUT"),
         ("cpo", {"start_from": "yesterday"}, 400, "BAD_USER_INPUT"),
         ("cpo", {"colour": "red"}, 400, "BAD_USER_INPUT"),
+        ("cpo", {"price_check": "red"}, 400, "BAD_USER_INPUT"),
     ],
 )
 async def test_an_export_refuses_whom_and_what_the_graph_refuses(
@@ -174,3 +192,69 @@ async def test_a_session_and_its_cdr_show_to_the_same_callers(
     found = await accounting.graph(ONE_SESSION, await credentials(accounting, who))
     assert "errors" not in found, found
     assert found["data"]["session"] == ({"id": "S1", "cdr": {"id": "C1"}} if sees else None)
+
+
+PROOF = """
+query ($id: String!, $size: Int) { cdr(countryCode: "FI", partyId: "CPA", id: $id) {
+  ledgerEntry { index transaction
+                inclusionProof(treeSize: $size) { treeSize leafHash auditPath checkpoint } }
+} }
+"""
+
+
+async def signed_sizes(accounting: Accounting) -> list[int]:
+    async with accounting.hub.hub.db.transaction() as tx:
+        found = await tx.execute(select(LedgerTreeHead.size).order_by(col(LedgerTreeHead.size)))
+        return [int(size) for size in found.scalars()]
+
+
+async def proven(accounting: Accounting, cdr_id: str, size: int | None = None) -> Any:
+    # The CPO sees all three CDRs.
+    return await accounting.graph(PROOF, accounting.party(accounting.cpo), id=cdr_id, size=size)
+
+
+@pytest.mark.parametrize("cdr_id", ["C1", "C3"])
+async def test_a_cdrs_inclusion_proof_checks_out_against_its_signed_head(
+    accounting: Accounting, cdr_id: str
+) -> None:
+    async with accounting.hub.hub.db.transaction() as tx:
+        key = key_of(tx)
+    verifier = checkpoint.verifier_key(key.name, key.public_bytes)
+    # The latest head by default, then each signed head that holds the entry.
+    sizes = await signed_sizes(accounting)
+    index = int(cdr_id[1:]) - 1  # the CDRs were pushed in order
+    for size in [None, *(s for s in sizes if s > index)]:
+        found = await proven(accounting, cdr_id, size)
+        assert "errors" not in found, found
+        entry = found["data"]["cdr"]["ledgerEntry"]
+        proof = entry["inclusionProof"]
+        head = checkpoint.open_note(proof["checkpoint"], verifier)
+        assert head.size == proof["treeSize"] == (size or sizes[-1])
+        leaf = entry_hash(entry["index"], entry["transaction"].encode())
+        assert base64.b64decode(proof["leafHash"]) == leaf
+        path = [base64.b64decode(h) for h in proof["auditPath"]]
+        assert verify_inclusion(leaf, entry["index"], head.size, path, head.root)
+        # A path of another head, or for another leaf, does not prove it.
+        assert not verify_inclusion(leaf, entry["index"], head.size, path, bytes(32))
+        assert not verify_inclusion(
+            entry_hash(entry["index"] + 1, entry["transaction"].encode()),
+            entry["index"],
+            head.size,
+            path,
+            head.root,
+        )
+
+
+@pytest.mark.parametrize(("size", "code"), [(1000, "NOT_FOUND"), (0, "BAD_USER_INPUT")])
+async def test_an_inclusion_proof_for_no_such_head_is_an_error(
+    accounting: Accounting, size: int, code: str
+) -> None:
+    found = await proven(accounting, "C1", size)
+    assert [e["extensions"]["code"] for e in found["errors"]] == [code], found
+
+
+async def test_no_head_before_an_entry_proves_it(accounting: Accounting) -> None:
+    # C3 is the third CDR: a signed head smaller than 3 does not hold it.
+    for size in [s for s in await signed_sizes(accounting) if s < 3]:
+        found = await proven(accounting, "C3", size)
+        assert [e["extensions"]["code"] for e in found["errors"]] == ["NOT_FOUND"], found

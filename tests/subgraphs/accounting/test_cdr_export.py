@@ -86,6 +86,10 @@ async def test_every_cdr_is_one_row_with_the_columns_accountants_reconcile_with(
         "credit_reference_id": "",
         "invoice_reference_id": "",
         "last_updated": "2026-01-01T02:00:00Z",
+        # The hub never got tariff T1: it could not check the price (test_cdr_price_flags).
+        "price_check": "unpriceable",
+        "price_calculated_excl_vat": "",
+        "price_difference_excl_vat": "",
     }  # fmt: skip
     # Each row names its ledger entry: the leaves in the order the CDRs were stored.
     assert [r["ledger_index"] for r in rows] == ["0", "1", "4", "2", "3"]
