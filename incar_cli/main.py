@@ -503,7 +503,11 @@ def build_parser() -> argparse.ArgumentParser:
         "connect", help="register the hub at a platform that issued it a token A (hub as Sender)"
     )
     connect.add_argument("--versions-url", required=True)
-    connect.add_argument("--token", required=True, help="the token A the platform issued")
+    connect.add_argument(
+        "--token",
+        required=True,
+        help="the token A the platform issued (write --token=VALUE when it begins with -)",
+    )
     connect.add_argument("--legacy-raw-token", action="store_true")
     connect.set_defaults(run=_run_async(_platform_connect))
 

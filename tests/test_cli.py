@@ -340,7 +340,13 @@ async def test_platform_connect_registers_the_hub_at_a_peer_while_it_serves(
     hub = installation.hub
     async with running_peer(role="EMSP", country_code="DK", party_id="CNX") as emsp:
         done = await installation.incar(
-            "platform", "connect", "--versions-url", emsp.versions_url, "--token", emsp.token_b
+            # --token=VALUE: a random token may begin with "-", which argparse would take
+            # for an option after a separate --token.
+            "platform",
+            "connect",
+            "--versions-url",
+            emsp.versions_url,
+            f"--token={emsp.token_b}",
         )
         assert done.returncode == 0, (done.stdout, done.stderr)
         # Pushes to peers of earlier tests (gone by now) are logged, not fatal.
