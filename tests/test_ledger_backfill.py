@@ -28,13 +28,13 @@ from incar.runtime import attach_ledger
 from incar.settings import Settings
 from incar.timestamps import parse_timestamp
 from subgraphs.accounting.ledger.backfill import LedgerGap, backfill
-from subgraphs.accounting.models import Cdr
 from tests.conformance.support import cdr
 from tests.peers.strict.peer import running_peer
 from tests.support.databases import fresh_database
 from tests.support.hub import TEST_HUB_KEY, serving_hub
 from tests.support.hub_process import free_port, incar_env, run_incar
 from tests.support.ledger import CPO, EMSP, audit, spelt, status
+from tests.support.old_cdrs import store_old_cdr
 
 # Stored in this order, which is not the order of their ids.
 OLD = ("OLD-M", "OLD-A", "OLD-Z", "OLD-B", "OLD-Q")
@@ -62,17 +62,12 @@ async def store_without_entry(db: Database, cdr_id: str) -> None:
     async with db.transaction() as tx:
         data = documents.storable(cdr(CPO, cdr_id, EMSP))
         key = documents.key(data["country_code"], data["party_id"], data["id"])
-        # The columns of revision 0007 only: the model has grown since.
-        await tx.execute(
-            sa.insert(Cdr.__table__).values(  # type: ignore[attr-defined]
-                country_code=key["country_code"],
-                party_id=key["party_id"],
-                object_id=key["object_id"],
-                last_updated=parse_timestamp(data["last_updated"]),
-                data=data,
-                emsp_country_code=EMSP[0],
-                emsp_party_id=EMSP[1],
-            )
+        await store_old_cdr(
+            tx,
+            (key["country_code"], key["party_id"], key["object_id"]),
+            last_updated=parse_timestamp(data["last_updated"]),
+            data=data,
+            emsp=EMSP,
         )
 
 

@@ -19,6 +19,7 @@ import migrations.tables  # noqa: F401  (every table on SQLModel.metadata)
 from incar.columns import UtcDateTime
 from incar.db import Database, alembic_config, is_sqlite
 from tests.support.databases import fresh_database
+from tests.support.old_cdrs import store_old_cdr
 
 
 def _differences(connection: Connection) -> list[Any]:
@@ -232,15 +233,8 @@ async def test_0010_adds_the_price_check_to_stored_cdrs_as_unchecked_and_goes_ba
         db = Database(url)
         try:
             async with db.transaction() as tx:
-                await tx.execute(
-                    text(
-                        "INSERT INTO cdr (country_code, party_id, object_id, last_updated, data) "
-                        "VALUES ('NL', 'CPL', 'OLD1', :stamp, :data)"
-                    ).bindparams(
-                        bindparam("stamp", type_=UtcDateTime()),
-                        bindparam("data", type_=sa.JSON()),
-                    ),
-                    {"stamp": day(1), "data": {"id": "OLD1"}},
+                await store_old_cdr(
+                    tx, ("NL", "CPL", "OLD1"), last_updated=day(1), data={"id": "OLD1"}
                 )
         finally:
             await db.dispose()

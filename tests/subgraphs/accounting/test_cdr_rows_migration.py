@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from incar.columns import UtcDateTime
 from incar.db import Database, alembic_config
 from tests.subgraphs.accounting.cdr_world import CDRS
 from tests.support.databases import fresh_database
+from tests.support.old_cdrs import store_old_cdr
 
 
 async def test_0013_fills_the_columns_of_cdrs_stored_before_it() -> None:
@@ -23,15 +24,12 @@ async def test_0013_fills_the_columns_of_cdrs_stored_before_it() -> None:
         db = Database(url)
         try:
             async with db.transaction() as tx:
-                await tx.execute(
-                    text(
-                        "INSERT INTO cdr (country_code, party_id, object_id, last_updated, data, "
-                        "emsp_country_code, emsp_party_id) VALUES ('FI', 'CP1', 'C1', :stamp, "
-                        ":data, 'DE', 'EM1')"
-                    ).bindparams(
-                        bindparam("stamp", type_=UtcDateTime()), bindparam("data", type_=sa.JSON())
-                    ),
-                    {"stamp": datetime(2026, 1, 1, 2, tzinfo=UTC), "data": body},
+                await store_old_cdr(
+                    tx,
+                    ("FI", "CP1", "C1"),
+                    last_updated=datetime(2026, 1, 1, 2, tzinfo=UTC),
+                    data=body,
+                    emsp=("DE", "EM1"),
                 )
         finally:
             await db.dispose()
