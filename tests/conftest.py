@@ -9,7 +9,7 @@ import pytest
 from tests.support.hub import HubUnderTest, running_hub
 from tests.support.reports import REPORTS
 
-pytest_plugins = ["tests.peers.extrawest.fixtures"]
+pytest_plugins = ["tests.peers.extrawest.fixtures", "tests.support.ledger"]
 
 
 @pytest.fixture

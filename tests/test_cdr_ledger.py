@@ -12,7 +12,6 @@ strict eMSP (DE*EML) through the hub.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
@@ -20,14 +19,8 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conformance.support import assert_envelope, cdr
 from tests.peers.strict.peer import ocpi
-from tests.support.ledger import CPO, EMSP, Net, network, spelt, status
+from tests.support.ledger import CPO, EMSP, Net, spelt, status
 from tests.support.stored import row_counts
-
-
-@pytest.fixture
-async def net() -> AsyncIterator[Net]:
-    async with network() as n:
-        yield n
 
 
 async def test_a_stored_cdr_is_appended_once_as_sent(net: Net) -> None:

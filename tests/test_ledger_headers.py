@@ -22,9 +22,6 @@ from subgraphs.accounting.ledger.checkpoint import Checkpoint
 from subgraphs.accounting.ledger.merkle import verify_consistency
 from tests.conformance.support import assert_envelope, cdr
 from tests.support.ledger import CPO, EMSP, Net, spelt, status
-from tests.test_cdr_ledger import net
-
-__all__ = ["net"]  # the fixture
 
 
 def head_of(net: Net, headers: httpx.Headers | dict[str, str]) -> Checkpoint:

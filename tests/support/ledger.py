@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Text, cast
 from sqlmodel import col, select
@@ -137,3 +138,10 @@ async def network() -> AsyncIterator[Net]:
         await emsp.register(hub)
         await hub.settle()
         yield Net(hub, cpo, emsp)
+
+
+@pytest.fixture
+async def net() -> AsyncIterator[Net]:
+    """The hub with the strict CPO and eMSP registered, for one test."""
+    async with network() as n:
+        yield n
