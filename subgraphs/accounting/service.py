@@ -34,6 +34,9 @@ async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
     UNCHANGED, another under its id raises CdrConflict."""
     data = documents.storable(data)
     key = documents.key(data["country_code"], data["party_id"], data["id"])
+    # Priced before the lock: it reads only tariffs and the Location, and on PostgreSQL the
+    # lock serialises every CDR post (on SQLite the transaction already holds the write lock).
+    checked = await price_check.of(tx, data)
     # Before the read that decides: of two posts of one CDR at once, the second sees the first.
     await ledger.lock(tx)
     stored = await documents.find(tx, Cdr, key=key)
@@ -51,7 +54,7 @@ async def add_cdr(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
         last_updated=parse_timestamp(data["last_updated"]),
         data=data,
         **rows.query_columns(data),
-        **(await price_check.of(tx, data)).columns(),
+        **checked.columns(),
     )
     tx.add(row)
     await tx.flush()
