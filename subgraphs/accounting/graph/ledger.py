@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from subgraphs.accounting.graph.loaders import latest_head
+from subgraphs.accounting.graph.loaders import inclusion_proofs, latest_head
 from subgraphs.accounting.ledger import proofs
 from subgraphs.accounting.ledger.models import LedgerEntry as EntryRow
 from subgraphs.accounting.ledger.models import LedgerTreeHead
@@ -119,9 +119,8 @@ class LedgerEntry:
     ) -> InclusionProof:
         if tree_size is not None and tree_size < 1:
             raise bad_input(f"treeSize: a head holds at least one entry, not {tree_size}")
-        try:
-            async with info.context.runtime.db.transaction() as tx:
-                proof = await proofs.inclusion_proof(tx, self.row.idx, tree_size)
+        try:  # the loader raises a key's ProofError from load()
+            found = await inclusion_proofs(info.context).load((self.row.idx, tree_size))
         except proofs.ProofError as problem:
             raise error(Code.NOT_FOUND, str(problem)) from None
-        return InclusionProof.of(proof)
+        return InclusionProof.of(found)

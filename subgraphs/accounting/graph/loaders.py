@@ -6,6 +6,7 @@ from strawberry.dataloader import DataLoader
 
 from subgraphs.accounting import entries, search
 from subgraphs.accounting.ledger import log as ledger
+from subgraphs.accounting.ledger import proofs
 from subgraphs.accounting.ledger.models import LedgerEntry, LedgerTreeHead
 from subgraphs.accounting.models import Cdr
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
@@ -82,3 +83,31 @@ def latest_head(context: GraphContext) -> DataLoader[None, LedgerTreeHead | None
         return DataLoader(load)
 
     return context.loader("accounting.latest_head", make)
+
+
+ProofKey = tuple[int, int | None]  # (entry index, tree size; None for the latest head)
+
+
+def inclusion_proofs(context: GraphContext) -> DataLoader[ProofKey, proofs.InclusionProof]:
+    """Inclusion proofs by (index, tree size): a page of CDRs asking for theirs in one head
+    costs three queries, not two per CDR. A key with no proof gets its ProofError, which
+    strawberry's DataLoader raises from that key's load()."""
+
+    def make(c: GraphContext) -> DataLoader[ProofKey, proofs.InclusionProof]:
+        async def load(keys: list[ProofKey]) -> list[proofs.InclusionProof | BaseException]:
+            by_size: dict[int | None, list[int]] = {}
+            for index, size in keys:
+                by_size.setdefault(size, []).append(index)
+            found: dict[ProofKey, proofs.InclusionProof | proofs.ProofError] = {}
+            async with c.runtime.db.transaction() as tx:
+                for size, indices in by_size.items():
+                    try:
+                        batch = await proofs.inclusion_proofs(tx, indices, size)
+                    except proofs.ProofError as problem:
+                        batch = dict.fromkeys(indices, problem)
+                    found.update(((index, size), proof) for index, proof in batch.items())
+            return [found[key] for key in keys]
+
+        return DataLoader(load)
+
+    return context.loader("accounting.inclusion_proofs", make)

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from incar.hub_key import key_of
@@ -258,3 +259,56 @@ async def test_no_head_before_an_entry_proves_it(accounting: Accounting) -> None
     for size in [s for s in await signed_sizes(accounting) if s < 3]:
         found = await proven(accounting, "C3", size)
         assert [e["extensions"]["code"] for e in found["errors"]] == ["NOT_FOUND"], found
+
+
+PAGE_PROOFS = """
+query ($size: Int) { cdrs { edges { node { id
+  ledgerEntry { index transaction inclusionProof(treeSize: $size) { treeSize leafHash auditPath } }
+} } } }
+"""
+
+
+async def test_a_page_of_proofs_costs_the_same_few_queries_as_one(accounting: Accounting) -> None:
+    ledger_reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "ledger_entry" in statement:
+            ledger_reads.append(statement)
+
+    engine = accounting.hub.hub.db.engine.sync_engine
+    sizes = await signed_sizes(accounting)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        # Each head that holds all three CDRs, then a smaller one, which proves only some.
+        for size in [None, *(s for s in sizes if s >= 3)]:
+            ledger_reads.clear()
+            found = await accounting.graph(PAGE_PROOFS, accounting.party(accounting.cpo), size=size)
+            assert "errors" not in found, found
+            edges = found["data"]["cdrs"]["edges"]
+            head = size or sizes[-1]
+            root = await root_of(accounting, head)
+            assert len(edges) == 3
+            for edge in edges:
+                entry = edge["node"]["ledgerEntry"]
+                proof = entry["inclusionProof"]
+                assert proof["treeSize"] == head
+                leaf = entry_hash(entry["index"], entry["transaction"].encode())
+                path = [base64.b64decode(h) for h in proof["auditPath"]]
+                assert verify_inclusion(leaf, entry["index"], head, path, root)
+            # The page's entries, then the proofs' entries and their stored roots: three reads
+            # of ledger_entry however many CDRs the page holds (it was two per CDR).
+            assert len(ledger_reads) <= 3, ledger_reads
+        for size in (s for s in sizes if s < 3):
+            found = await accounting.graph(PAGE_PROOFS, accounting.party(accounting.cpo), size=size)
+            codes = [e["extensions"]["code"] for e in found["errors"]]
+            assert codes == ["NOT_FOUND"] * (3 - size), found
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def root_of(accounting: Accounting, size: int) -> bytes:
+    async with accounting.hub.hub.db.transaction() as tx:
+        found = await tx.execute(
+            select(LedgerTreeHead.root_hash).where(LedgerTreeHead.size == size)
+        )
+        return bytes(found.scalar_one())
