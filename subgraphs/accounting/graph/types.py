@@ -20,6 +20,7 @@ from subgraphs.accounting.graph.loaders import (
 from subgraphs.accounting.graph.price_check import PriceCheck
 from subgraphs.accounting.models import Cdr as CdrRow
 from subgraphs.common.context import GraphContext
+from subgraphs.common.keys import reference_key, sent_fields
 from subgraphs.common.money import Price
 
 
@@ -67,18 +68,11 @@ class Cdr:
 
     @classmethod
     def of(cls, row: CdrRow) -> Cdr:
-        return cls(
-            country_code=row.country_code,
-            party_id=row.party_id,
-            id=strawberry.ID(str(row.data.get("id", row.object_id))),
-            row=row,
-        )
+        return cls(**sent_fields(row), row=row)
 
     @classmethod
     async def resolve_reference(cls, info: Info[GraphContext, None], **key: Any) -> Self | None:
-        row = await cdrs_by_key(info.context).load(
-            (key["countryCode"].upper(), key["partyId"].upper(), str(key["id"]).upper())
-        )
+        row = await cdrs_by_key(info.context).load(reference_key(key))
         audience = viewer_audience(info.context.viewer)
         if row is None or audience is None or not audience.sees(row):
             return None

@@ -15,9 +15,10 @@ from strawberry.dataloader import DataLoader
 from incar.documents import Document
 from subgraphs.bookings import service as bookings
 from subgraphs.common.context import GraphContext
+from subgraphs.common.keys import ObjectKey, object_key
 from subgraphs.locations.models import Location, Tariff
 
-DocKey = tuple[str, str, str]  # country_code, party_id, object_id; upper-cased
+DocKey = ObjectKey  # country_code, party_id, object_id; upper-cased
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,7 @@ def tariffs_by_key(context: GraphContext) -> DataLoader[DocKey, Doc | None]:
     return context.loader("tariffs.by_key", lambda c: _by_key(Tariff, c))
 
 
-def doc_key(country_code: str, party_id: str, object_id: str) -> DocKey:
-    return country_code.upper(), party_id.upper(), object_id.upper()
+doc_key = object_key
 
 
 EvseKey = tuple[str, str, str, str]

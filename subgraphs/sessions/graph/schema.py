@@ -20,6 +20,7 @@ from subgraphs.common.arguments import CountryCode, First, PartyId
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
 from subgraphs.common.errors import Code, bad_input, error
+from subgraphs.common.keys import reference_key, sent_fields
 from subgraphs.common.money import Price
 from subgraphs.sessions import service
 from subgraphs.sessions.models import Command as CommandRow
@@ -131,18 +132,11 @@ class Session:
 
     @classmethod
     def of(cls, row: SessionRow) -> Session:
-        return cls(
-            country_code=row.country_code,
-            party_id=row.party_id,
-            id=strawberry.ID(str(row.data.get("id", row.object_id))),
-            row=row,
-        )
+        return cls(**sent_fields(row), row=row)
 
     @classmethod
     async def resolve_reference(cls, info: Info[GraphContext, None], **key: Any) -> Self | None:
-        row = await _session_loader(info.context).load(
-            (key["countryCode"].upper(), key["partyId"].upper(), str(key["id"]).upper())
-        )
+        row = await _session_loader(info.context).load(reference_key(key))
         if row is None or not _may_see(info.context.viewer, row):
             return None
         return cls(country_code=row.country_code, party_id=row.party_id, id=key["id"], row=row)
