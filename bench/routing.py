@@ -49,7 +49,7 @@ from subgraphs.routing.engine.tileset import config_file
 SHARED_OSM = Path(__file__).resolve().parent.parent.parent / "shared" / "osm"
 
 
-def _requests(bbox: maps.BBox, count: int, seed: int) -> list[dict[str, Any]]:
+def seeded_requests(bbox: maps.BBox, count: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     min_lon, min_lat, max_lon, max_lat = bbox
 
@@ -86,7 +86,7 @@ def _lag_summary(lags: list[float]) -> dict[str, float]:
     return latency_summary([int(lag * 1e9) for lag in lags]) | {"ticks": len(lags)}
 
 
-def _direct(actor: Any, request: dict[str, Any]) -> bool:
+def routes_directly(actor: Any, request: dict[str, Any]) -> bool:
     """One route on an Actor of this thread; False when Valhalla finds none."""
     try:
         actor.route(request)
@@ -113,12 +113,12 @@ async def _routes(data_dir: Path, requests: list[dict[str, Any]], workers: int) 
         # so the figures are of routing, not of first reads.
         for request in requests[:20]:
             await asyncio.gather(*(_pooled(pool, request) for _ in range(workers)))
-            _direct(actor, request)
+            routes_directly(actor, request)
         failures = 0
         direct, pooled = [], []
         for request in requests:
             started = time.perf_counter_ns()
-            failures += not _direct(actor, request)
+            failures += not routes_directly(actor, request)
             direct.append(time.perf_counter_ns() - started)
             started = time.perf_counter_ns()
             await _pooled(pool, request)
@@ -127,7 +127,7 @@ async def _routes(data_dir: Path, requests: list[dict[str, Any]], workers: int) 
         async def on_the_loop() -> None:
             await asyncio.sleep(0)
             for request in requests:
-                _direct(actor, request)
+                routes_directly(actor, request)
 
         started_s = time.perf_counter()
         blocking = asyncio.ensure_future(on_the_loop())
@@ -165,11 +165,11 @@ query($from: PlaceInput!, $to: PlaceInput!) {
 SUBGRAPH_ROUTES_BARE = SUBGRAPH_ROUTES.replace("directions { instruction }", "")
 
 
-def _place(point: dict[str, float]) -> dict[str, Any]:
+def place(point: dict[str, float]) -> dict[str, Any]:
     return {"coordinates": {"latitude": point["lat"], "longitude": point["lon"]}}
 
 
-def _with_alternates(request: dict[str, Any], *, directions: bool = True) -> dict[str, Any]:
+def with_alternates(request: dict[str, Any], *, directions: bool = True) -> dict[str, Any]:
     """What the subgraph asks Valhalla for a depart-now route with two alternatives."""
     located = [{**place, "search_cutoff": 1000} for place in request["locations"]]
     return {
@@ -180,6 +180,19 @@ def _with_alternates(request: dict[str, Any], *, directions: bool = True) -> dic
         "date_time": {"type": 1, "value": time.strftime("%Y-%m-%dT%H:%M")},
         **({} if directions else {"directions_type": "none"}),
     }
+
+
+def matrix_targets(
+    origin: dict[str, float], rng: random.Random, count: int = 100
+) -> list[dict[str, float]]:
+    """Random points within about 6 km of ``origin`` (some in the river or the sea)."""
+    return [
+        {
+            "lat": origin["lat"] + rng.uniform(-0.05, 0.05),
+            "lon": origin["lon"] + rng.uniform(-0.08, 0.08),
+        }
+        for _ in range(count)
+    ]
 
 
 async def _subgraph(
@@ -196,7 +209,7 @@ async def _subgraph(
     manifest = maps.read_active(data_dir)
     assert manifest is not None
     actor = valhalla.Actor(str(config_file(maps.tileset_dir(data_dir, manifest.id))))
-    pairs = [r for r in requests if _direct(actor, _with_alternates(r))]
+    pairs = [r for r in requests if routes_directly(actor, with_alternates(r))]
     runtime = Runtime.create(
         Settings(database_url=f"sqlite+aiosqlite:///{data_dir / 'bench.db'}", data_dir=data_dir)
     )
@@ -208,7 +221,7 @@ async def _subgraph(
         origin, destination = request["locations"]
         result = await schema.execute(
             query,
-            variable_values={"from": _place(origin), "to": _place(destination)},
+            variable_values={"from": place(origin), "to": place(destination)},
             context_value=GraphContext(runtime=runtime),
         )
         assert result.errors is None and result.data is not None, result.errors
@@ -221,13 +234,13 @@ async def _subgraph(
         direct_bare, subgraph_bare = [], []
         for request in pairs:
             started = time.perf_counter_ns()
-            actor.route(_with_alternates(request))
+            actor.route(with_alternates(request))
             direct.append(time.perf_counter_ns() - started)
             started = time.perf_counter_ns()
             found.append(await through_subgraph(request))
             subgraph.append(time.perf_counter_ns() - started)
             started = time.perf_counter_ns()
-            actor.route(_with_alternates(request, directions=False))
+            actor.route(with_alternates(request, directions=False))
             direct_bare.append(time.perf_counter_ns() - started)
             started = time.perf_counter_ns()
             await through_subgraph(request, SUBGRAPH_ROUTES_BARE)
@@ -236,13 +249,7 @@ async def _subgraph(
         origin = pairs[0]["locations"][0]
         pooled_matrix, direct_matrix = [], []
         for _ in range(matrices):
-            targets = [
-                {
-                    "lat": origin["lat"] + rng.uniform(-0.05, 0.05),
-                    "lon": origin["lon"] + rng.uniform(-0.08, 0.08),
-                }
-                for _ in range(100)
-            ]
+            targets = matrix_targets(origin, rng)
             request = {"sources": [origin], "targets": targets, "costing": "auto"}
             started = time.perf_counter_ns()
             actor.matrix(request)
@@ -266,7 +273,7 @@ async def _subgraph(
     }
 
 
-def _trace(shape: str, *, kmh: float = 30.0, every_s: float = 5.0) -> bytes:
+def probe_trace(shape: str, *, kmh: float = 30.0, every_s: float = 5.0) -> bytes:
     """A JSON probe trace along a route's shape, ending now."""
     from subgraphs.routing import geometry
     from subgraphs.routing.traffic import probes
@@ -307,7 +314,7 @@ async def _traffic(data_dir: Path, requests: list[dict[str, Any]]) -> dict[str, 
             answer = actor.route({**request, "directions_type": "none"})
         except RuntimeError:
             continue
-        traces.append(_trace(answer["trip"]["legs"][0]["shape"]))
+        traces.append(probe_trace(answer["trip"]["legs"][0]["shape"]))
     pool = RoutePool(data_dir, workers=2, queue_size=max(64, len(traces)))
     await pool.start(progress=None)
     try:
@@ -363,7 +370,7 @@ async def main() -> None:
             ]
             bbox = maps.read_active(root / "hel")
             assert bbox is not None
-            requests = _requests(bbox.bbox, args.routes, args.seed)
+            requests = seeded_requests(bbox.bbox, args.routes, args.seed)
             results["helsinki"] = await _routes(root / "hel", requests, args.workers)
         if args.part in ("all", "subgraph", "traffic"):
             porto = SHARED_OSM / "porto_portugal.osm.pbf"
@@ -371,7 +378,7 @@ async def main() -> None:
             results["subgraph_build"] = _build(source, root / "sub")
             chosen = maps.read_active(root / "sub")
             assert chosen is not None
-            requests = _requests(chosen.bbox, args.routes, args.seed)
+            requests = seeded_requests(chosen.bbox, args.routes, args.seed)
         if args.part in ("all", "subgraph"):
             results["subgraph"] = await _subgraph(root / "sub", requests, args.matrices, args.seed)
         if args.part in ("all", "traffic"):
