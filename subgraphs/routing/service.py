@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from incar.maps import MapManifest
 from subgraphs.common.errors import Code
@@ -192,9 +193,17 @@ def _on_map(manifest: MapManifest, point: Point, what: str) -> None:
         )
 
 
-def _local(moment: datetime, region: Region) -> str:
-    """Valhalla's date_time value: local time at the locations, to the minute."""
-    return moment.astimezone(region.zone).strftime("%Y-%m-%dT%H:%M")
+def engine_zone(manifest: MapManifest) -> ZoneInfo:
+    """The zone Valhalla reads a date_time value in: the one its tiles give the roads (the
+    map's, ``build``), or UTC, its default, for tiles built without zones. Either way the
+    value is the moment itself, so live traffic fades from the true "now" (docs/routing.md,
+    "Which routes see it")."""
+    return ZoneInfo(manifest.time_zone or "UTC")
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    """Valhalla's date_time value: wall-clock time in the engine's zone, to the minute."""
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 def _request(
@@ -204,7 +213,7 @@ def _request(
     language: str,
     moment: datetime,
     arriving: bool,
-    region: Region,
+    zone: ZoneInfo,
     now: datetime,
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
@@ -221,14 +230,14 @@ def _request(
         # which finds no alternates (tests/routing/test_routes.py shows it): with
         # alternatives asked, the bidirectional search runs time-invariant at the arrival
         # time (type 3), and each route leaves its own duration before the arrival.
-        request["date_time"] = {"type": 3, "value": _local(moment, region)}
+        request["date_time"] = {"type": 3, "value": _local(moment, zone)}
     elif arriving:
-        request["date_time"] = {"type": 2, "value": _local(moment, region)}
+        request["date_time"] = {"type": 2, "value": _local(moment, zone)}
     else:
         if abs(moment - now) <= NOW_WITHIN:
             request["date_time"] = {"type": 0}
         else:
-            request["date_time"] = {"type": 1, "value": _local(moment, region)}
+            request["date_time"] = {"type": 1, "value": _local(moment, zone)}
         if query.alternatives:
             # Depart-at runs the forward time-dependent A*, which finds no alternates either;
             # Valhalla's own switch runs the bidirectional one, whose alternates it gives.
@@ -348,7 +357,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
                     language=language,
                     moment=moment,
                     arriving=arriving,
-                    region=region,
+                    zone=engine_zone(manifest),
                     now=now,
                 ),
             )

@@ -3,13 +3,15 @@ language and the map's region."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from subgraphs.routing import factors, geometry, languages, regions
+from incar.maps import MapManifest
+from subgraphs.routing import factors, geometry, languages, regions, service
 from subgraphs.routing.factors import Mode, TripFootprint
-from subgraphs.routing.service import Criterion, PlannedRoute, order
+from subgraphs.routing.service import Criterion, PlannedRoute, Point, RouteQuery, order
 
 NOON = datetime(2026, 12, 2, 12, tzinfo=UTC)
 
@@ -116,3 +118,28 @@ def test_a_language_tag_resolves_to_a_supported_locale(tag: str, expected: str) 
 def test_an_unsupported_or_malformed_language_is_refused(tag: str) -> None:
     with pytest.raises(languages.UnsupportedLanguage):
         languages.resolve(tag)
+
+
+def test_the_engine_reads_times_in_the_tiles_zone_or_utc_without_one() -> None:
+    """The date_time value is the moment's wall clock in the zone Valhalla reads it in: the
+    tiles' (built with the map's zone), or UTC for a tile set built without zones."""
+    with_zone = MapManifest(
+        id="helsinki-x-valhalla3.9.1-tz", region="helsinki", source_name="h.osm.pbf",
+        source_sha256="0" * 64, source_bytes=1, bbox=(24.9, 60.1, 25.0, 60.2),
+        built_at="2026-12-01T00:00:00+00:00", build_seconds=1.0, tiles_bytes=1,
+        valhalla_version="3.9.1", time_zone="Europe/Helsinki",
+    )  # fmt: skip
+    before = dataclasses.replace(with_zone, id="helsinki-x-valhalla3.9.1", time_zone=None)
+    query = RouteQuery(origin=Point(60.17, 24.94), destination=Point(60.16, 24.95))
+    later = NOON + timedelta(hours=3)  # 15:00 UTC, 17:00 in Helsinki
+
+    def value(manifest: MapManifest) -> str:
+        request = service._request(
+            "auto", query, language="en-US", moment=later, arriving=False,
+            zone=service.engine_zone(manifest), now=NOON,
+        )  # fmt: skip
+        assert request["date_time"]["type"] == 1
+        return str(request["date_time"]["value"])
+
+    assert value(with_zone) == "2026-12-02T17:00"
+    assert value(before) == "2026-12-02T15:00"
