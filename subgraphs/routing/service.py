@@ -24,6 +24,7 @@ from subgraphs.routing import factors, geometry, languages
 from subgraphs.routing.engine.pool import RouteError, RoutePool, RoutingBusy
 from subgraphs.routing.factors import Mode, TripFootprint
 from subgraphs.routing.regions import Region, region_of
+from subgraphs.routing.tariffs import DestinationTariffs
 
 #: Valhalla's costing model per mode: both cars drive the same roads (their difference is
 #: what the trip costs and emits, not the way).
@@ -91,8 +92,9 @@ class RouteQuery:
     optimize_for: Criterion = Criterion.DURATION
     alternatives: int = 0
     language: str = languages.DEFAULT
-    #: The energy price at the destination's charger where the caller knows it (its tariff).
-    tariff_eur_per_kwh: float | None = None
+    #: The tariffs of the charger the route goes to, which price an electric car's energy
+    #: (``tariffs``); None: the trip does not end at a charger, and the default price is used.
+    destination_tariffs: DestinationTariffs | None = None
     #: Whether to have Valhalla write the directions: they are most of its time on a city
     #: route (bench/README.md), so a caller that shows none asks for none.
     directions: bool = True
@@ -252,7 +254,7 @@ def _routes_of(
     moment: datetime,
     arriving: bool,
     region: Region,
-    tariff: float | None,
+    tariffs: DestinationTariffs | None,
 ) -> list[PlannedRoute]:
     trips = [answer["trip"]] + [alternate["trip"] for alternate in answer.get("alternates", [])]
     found = []
@@ -263,15 +265,21 @@ def _routes_of(
         legs = trip["legs"]
         shapes = [str(leg["shape"]) for leg in legs]
         departure = moment - timedelta(seconds=duration) if arriving else moment
+        arrival = departure + timedelta(seconds=duration)
+        electricity = (
+            tariffs.price(arrival, factors.ev_energy_kwh(distance_km))
+            if tariffs is not None and mode is Mode.ELECTRIC_CAR
+            else None
+        )
         found.append(
             PlannedRoute(
                 mode=mode,
                 departure=departure.astimezone(region.zone),
-                arrival=(departure + timedelta(seconds=duration)).astimezone(region.zone),
+                arrival=arrival.astimezone(region.zone),
                 duration_s=duration,
                 distance_m=distance_km * 1000,
                 footprint=factors.footprint(
-                    mode, distance_km, country=region.country, tariff_eur_per_kwh=tariff
+                    mode, distance_km, country=region.country, electricity=electricity
                 ),
                 # One leg (two places): Valhalla's own string, decoded only for GeoJSON.
                 polyline6=shapes[0]
@@ -374,7 +382,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
             moment=moment,
             arriving=arriving,
             region=region,
-            tariff=query.tariff_eur_per_kwh,
+            tariffs=query.destination_tariffs,
         )
     ]
     return RoutePlan(

@@ -69,9 +69,12 @@ def test_the_factors_of_each_mode() -> None:
     assert ev.energy_kwh == pytest.approx(2.1)
     assert ev.fuel_litres is None
     # A destination's own tariff replaces the default price; the grid stays the country's.
-    assert factors.footprint(
-        Mode.ELECTRIC_CAR, 10.0, country="PT", tariff_eur_per_kwh=0.5
-    ).cost_eur == pytest.approx(1.05)
+    at_tariff = factors.footprint(
+        Mode.ELECTRIC_CAR, 10.0, country="PT", electricity=factors.EnergyPrice(0.5, "T", "T1")
+    )
+    assert (at_tariff.cost_eur, at_tariff.co2_g) == (pytest.approx(1.05), ev.co2_g)
+    assert (at_tariff.cost_source, at_tariff.tariff_id) == ("T", "T1")
+    assert ev.tariff_id is None and ev.cost_source.startswith("default 0.2872 EUR/kWh")
     petrol = factors.footprint(Mode.COMBUSTION_CAR, 10.0, country="PT")
     assert petrol.co2_g == pytest.approx(1216.0)
     assert petrol.fuel_litres == pytest.approx(1216 / 2360)
