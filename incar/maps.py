@@ -49,6 +49,10 @@ class MapManifest:
     build_seconds: float
     tiles_bytes: int
     valhalla_version: str
+    #: The zone the tiles give every road, as Valhalla names it (Europe/Zurich for Vaduz): the
+    #: zone it reads a request's local time in. None for tiles built without one (before
+    #: time zones, or from an extract without a box), where it reads them as UTC.
+    time_zone: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"

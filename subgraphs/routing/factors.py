@@ -47,12 +47,14 @@ PETROL_G_CO2_PER_LITRE = 2360.0
 #: Petrol's pump price, euros per litre: the EU average consumer price of Euro-super 95 with
 #: taxes in 2024, about 1.75 EUR/l (European Commission, Weekly Oil Bulletin).
 PETROL_EUR_PER_LITRE = 1.75
+PETROL_SOURCE = "European Commission Weekly Oil Bulletin, EU Euro-super 95 with taxes, 2024"
 
 #: Electricity's price where the destination's tariff is not known, euros per kWh: the EU
 #: average household price with taxes in the second half of 2024, 28.72 EUR per 100 kWh
 #: (Eurostat, nrg_pc_204). Public charging usually costs more; the destination's own tariff
-#: takes precedence where the caller knows it (``electricity_price``).
+#: takes precedence where the route goes to a charger (``subgraphs/routing/tariffs.py``).
 ELECTRICITY_EUR_PER_KWH = 0.2872
+ELECTRICITY_SOURCE = "Eurostat nrg_pc_204, EU household average with taxes, 2024-S2"
 
 #: The electricity grid's carbon intensity, gCO2eq per kWh, per ISO 3166-1 alpha-2 country:
 #: the per-country figures the codecarbon package ships (codecarbon/data/private_infra/
@@ -72,23 +74,40 @@ GRID_DEFAULT_G_CO2_PER_KWH = 475.0
 
 
 @dataclass(frozen=True, slots=True)
+class EnergyPrice:
+    """What a kWh of an electric car's trip is costed at (in ``CURRENCY``), and whence: the
+    destination's tariff (``tariff_id``) or the default, in words for the driver."""
+
+    per_kwh: float
+    source: str
+    tariff_id: str | None = None
+
+
+def default_electricity(why: str | None = None) -> EnergyPrice:
+    """The table's price; ``why`` says why no tariff priced the trip, where one was looked at."""
+    said = f"default {ELECTRICITY_EUR_PER_KWH} {CURRENCY}/kWh ({ELECTRICITY_SOURCE})"
+    return EnergyPrice(ELECTRICITY_EUR_PER_KWH, f"{said}: {why}" if why else said)
+
+
+@dataclass(frozen=True, slots=True)
 class TripFootprint:
-    """What one trip costs: money (euros), CO2 (grams) and, for an electric car, energy."""
+    """What one trip costs: money (euros), CO2 (grams) and, for an electric car, energy;
+    ``cost_source`` says which price the money is from."""
 
     cost_eur: float
     co2_g: float
     energy_kwh: float | None = None
     fuel_litres: float | None = None
+    cost_source: str = "nothing to pay for energy or fuel"
+    tariff_id: str | None = None
 
 
 def grid_intensity(country: str | None) -> float:
     return GRID_G_CO2_PER_KWH.get((country or "").upper(), GRID_DEFAULT_G_CO2_PER_KWH)
 
 
-def electricity_price(tariff_eur_per_kwh: float | None = None) -> float:
-    """The price per kWh of the charge a trip needs: the destination's tariff where the
-    caller knows its energy price (the hook for a route to a charger), else the default."""
-    return ELECTRICITY_EUR_PER_KWH if tariff_eur_per_kwh is None else tariff_eur_per_kwh
+def ev_energy_kwh(distance_km: float) -> float:
+    return distance_km * EV_KWH_PER_KM
 
 
 def footprint(
@@ -96,18 +115,27 @@ def footprint(
     distance_km: float,
     *,
     country: str | None,
-    tariff_eur_per_kwh: float | None = None,
+    electricity: EnergyPrice | None = None,
 ) -> TripFootprint:
-    """The trip's cost and CO2 by its mode and length, in the map's country."""
+    """The trip's cost and CO2 by its mode and length, in the map's country; an electric
+    car's energy at ``electricity`` (the destination's tariff), else at the default price."""
     if mode is Mode.ELECTRIC_CAR:
-        energy = distance_km * EV_KWH_PER_KM
+        energy = ev_energy_kwh(distance_km)
+        price = electricity or default_electricity()
         return TripFootprint(
-            cost_eur=energy * electricity_price(tariff_eur_per_kwh),
+            cost_eur=energy * price.per_kwh,
             co2_g=energy * grid_intensity(country),
             energy_kwh=energy,
+            cost_source=price.source,
+            tariff_id=price.tariff_id,
         )
     if mode is Mode.COMBUSTION_CAR:
         co2 = distance_km * COMBUSTION_G_CO2_PER_KM
         litres = co2 / PETROL_G_CO2_PER_LITRE
-        return TripFootprint(cost_eur=litres * PETROL_EUR_PER_LITRE, co2_g=co2, fuel_litres=litres)
+        return TripFootprint(
+            cost_eur=litres * PETROL_EUR_PER_LITRE,
+            co2_g=co2,
+            fuel_litres=litres,
+            cost_source=f"default {PETROL_EUR_PER_LITRE} {CURRENCY}/l ({PETROL_SOURCE})",
+        )
     return TripFootprint(cost_eur=0.0, co2_g=0.0)

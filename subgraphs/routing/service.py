@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from incar.maps import MapManifest
 from subgraphs.common.errors import Code
@@ -23,6 +24,7 @@ from subgraphs.routing import factors, geometry, languages
 from subgraphs.routing.engine.pool import RouteError, RoutePool, RoutingBusy
 from subgraphs.routing.factors import Mode, TripFootprint
 from subgraphs.routing.regions import Region, region_of
+from subgraphs.routing.tariffs import DestinationTariffs
 
 #: Valhalla's costing model per mode: both cars drive the same roads (their difference is
 #: what the trip costs and emits, not the way).
@@ -90,8 +92,9 @@ class RouteQuery:
     optimize_for: Criterion = Criterion.DURATION
     alternatives: int = 0
     language: str = languages.DEFAULT
-    #: The energy price at the destination's charger where the caller knows it (its tariff).
-    tariff_eur_per_kwh: float | None = None
+    #: The tariffs of the charger the route goes to, which price an electric car's energy
+    #: (``tariffs``); None: the trip does not end at a charger, and the default price is used.
+    destination_tariffs: DestinationTariffs | None = None
     #: Whether to have Valhalla write the directions: they are most of its time on a city
     #: route (bench/README.md), so a caller that shows none asks for none.
     directions: bool = True
@@ -192,9 +195,17 @@ def _on_map(manifest: MapManifest, point: Point, what: str) -> None:
         )
 
 
-def _local(moment: datetime, region: Region) -> str:
-    """Valhalla's date_time value: local time at the locations, to the minute."""
-    return moment.astimezone(region.zone).strftime("%Y-%m-%dT%H:%M")
+def engine_zone(manifest: MapManifest) -> ZoneInfo:
+    """The zone Valhalla reads a date_time value in: the one its tiles give the roads (the
+    map's, ``build``), or UTC, its default, for tiles built without zones. Either way the
+    value is the moment itself, so live traffic fades from the true "now" (docs/routing.md,
+    "Which routes see it")."""
+    return ZoneInfo(manifest.time_zone or "UTC")
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    """Valhalla's date_time value: wall-clock time in the engine's zone, to the minute."""
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 def _request(
@@ -204,7 +215,7 @@ def _request(
     language: str,
     moment: datetime,
     arriving: bool,
-    region: Region,
+    zone: ZoneInfo,
     now: datetime,
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
@@ -221,14 +232,14 @@ def _request(
         # which finds no alternates (tests/routing/test_routes.py shows it): with
         # alternatives asked, the bidirectional search runs time-invariant at the arrival
         # time (type 3), and each route leaves its own duration before the arrival.
-        request["date_time"] = {"type": 3, "value": _local(moment, region)}
+        request["date_time"] = {"type": 3, "value": _local(moment, zone)}
     elif arriving:
-        request["date_time"] = {"type": 2, "value": _local(moment, region)}
+        request["date_time"] = {"type": 2, "value": _local(moment, zone)}
     else:
         if abs(moment - now) <= NOW_WITHIN:
             request["date_time"] = {"type": 0}
         else:
-            request["date_time"] = {"type": 1, "value": _local(moment, region)}
+            request["date_time"] = {"type": 1, "value": _local(moment, zone)}
         if query.alternatives:
             # Depart-at runs the forward time-dependent A*, which finds no alternates either;
             # Valhalla's own switch runs the bidirectional one, whose alternates it gives.
@@ -243,7 +254,7 @@ def _routes_of(
     moment: datetime,
     arriving: bool,
     region: Region,
-    tariff: float | None,
+    tariffs: DestinationTariffs | None,
 ) -> list[PlannedRoute]:
     trips = [answer["trip"]] + [alternate["trip"] for alternate in answer.get("alternates", [])]
     found = []
@@ -254,15 +265,21 @@ def _routes_of(
         legs = trip["legs"]
         shapes = [str(leg["shape"]) for leg in legs]
         departure = moment - timedelta(seconds=duration) if arriving else moment
+        arrival = departure + timedelta(seconds=duration)
+        electricity = (
+            tariffs.price(arrival, factors.ev_energy_kwh(distance_km))
+            if tariffs is not None and mode is Mode.ELECTRIC_CAR
+            else None
+        )
         found.append(
             PlannedRoute(
                 mode=mode,
                 departure=departure.astimezone(region.zone),
-                arrival=(departure + timedelta(seconds=duration)).astimezone(region.zone),
+                arrival=arrival.astimezone(region.zone),
                 duration_s=duration,
                 distance_m=distance_km * 1000,
                 footprint=factors.footprint(
-                    mode, distance_km, country=region.country, tariff_eur_per_kwh=tariff
+                    mode, distance_km, country=region.country, electricity=electricity
                 ),
                 # One leg (two places): Valhalla's own string, decoded only for GeoJSON.
                 polyline6=shapes[0]
@@ -348,7 +365,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
                     language=language,
                     moment=moment,
                     arriving=arriving,
-                    region=region,
+                    zone=engine_zone(manifest),
                     now=now,
                 ),
             )
@@ -365,7 +382,7 @@ async def plan(pool: RoutePool, query: RouteQuery, *, now: datetime) -> RoutePla
             moment=moment,
             arriving=arriving,
             region=region,
-            tariff=query.tariff_eur_per_kwh,
+            tariffs=query.destination_tariffs,
         )
     ]
     return RoutePlan(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,29 @@ def test_the_imported_map_is_active_with_its_manifest(
     # The tile set keeps its source: the simulator places stations from it.
     source = maps.source_pbf(data_dir, manifest)
     assert source.read_bytes() == extract("liechtenstein.osm.pbf").read_bytes()
+
+
+def test_the_tiles_carry_the_maps_time_zone(liechtenstein: tuple[Path, MapManifest]) -> None:
+    """Valhalla reads a departure's local time in Vaduz's zone (as it names it: Vaduz is a
+    link to Zurich in its list) and says so in its answer; the builder's input is gone."""
+    import valhalla
+
+    from subgraphs.routing.engine.tileset import config_file
+
+    data_dir, manifest = liechtenstein
+    assert manifest.time_zone == "Europe/Zurich"
+    assert manifest.id.endswith("-tz")  # a tile set from before time zones is not reused
+    folder = maps.tileset_dir(data_dir, manifest.id)
+    assert not (folder / "timezones.sqlite").exists()
+    actor = valhalla.Actor(str(config_file(folder)))
+    request = {"locations": list(VADUZ), "costing": "auto", "directions_type": "none",
+               "date_time": {"type": 1, "value": "2026-07-01T08:30"}}  # fmt: skip
+    start = json.loads(actor.route(json.dumps(request)))["trip"]["locations"][0]
+    assert (start["date_time"], start["time_zone_name"], start["time_zone_offset"]) == (
+        "2026-07-01T08:30",
+        "Europe/Zurich",
+        "+02:00",  # summer time
+    )
 
 
 def test_importing_the_same_extract_again_takes_no_rebuild(

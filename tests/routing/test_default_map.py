@@ -34,6 +34,15 @@ async def test_first_use_builds_helsinki_with_progress_and_a_restart_reuses_it(
         assert manifest.source_sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
         answer = await first.route({"locations": list(CENTRE), "costing": "pedestrian"})
         assert 0.4 < answer["trip"]["summary"]["length"] < 2
+        # The tiles carry Helsinki's zone: a departure at 10:30 local is 10:30 in Helsinki
+        # (+02:00 in winter) for Valhalla, not 10:30 UTC.
+        assert manifest.time_zone == "Europe/Helsinki"
+        timed = await first.route(
+            {"locations": list(CENTRE), "costing": "auto", "directions_type": "none",
+             "date_time": {"type": 1, "value": "2026-12-03T10:30"}}
+        )  # fmt: skip
+        start = timed["trip"]["locations"][0]
+        assert (start["time_zone_name"], start["time_zone_offset"]) == ("Europe/Helsinki", "+02:00")
     finally:
         await first.close()
     print(f"\nthe default map (Helsinki) built on first use in {built_in:.1f} s")

@@ -3,13 +3,15 @@ language and the map's region."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from subgraphs.routing import factors, geometry, languages, regions
+from incar.maps import MapManifest
+from subgraphs.routing import factors, geometry, languages, regions, service
 from subgraphs.routing.factors import Mode, TripFootprint
-from subgraphs.routing.service import Criterion, PlannedRoute, order
+from subgraphs.routing.service import Criterion, PlannedRoute, Point, RouteQuery, order
 
 NOON = datetime(2026, 12, 2, 12, tzinfo=UTC)
 
@@ -67,9 +69,13 @@ def test_the_factors_of_each_mode() -> None:
     assert ev.energy_kwh == pytest.approx(2.1)
     assert ev.fuel_litres is None
     # A destination's own tariff replaces the default price; the grid stays the country's.
-    assert factors.footprint(
-        Mode.ELECTRIC_CAR, 10.0, country="PT", tariff_eur_per_kwh=0.5
-    ).cost_eur == pytest.approx(1.05)
+    at_tariff = factors.footprint(
+        Mode.ELECTRIC_CAR, 10.0, country="PT", electricity=factors.EnergyPrice(0.5, "T", "T1")
+    )
+    assert at_tariff.cost_eur == pytest.approx(1.05)
+    assert at_tariff.co2_g == ev.co2_g
+    assert (at_tariff.cost_source, at_tariff.tariff_id) == ("T", "T1")
+    assert ev.tariff_id is None and ev.cost_source.startswith("default 0.2872 EUR/kWh")
     petrol = factors.footprint(Mode.COMBUSTION_CAR, 10.0, country="PT")
     assert petrol.co2_g == pytest.approx(1216.0)
     assert petrol.fuel_litres == pytest.approx(1216 / 2360)
@@ -116,3 +122,28 @@ def test_a_language_tag_resolves_to_a_supported_locale(tag: str, expected: str) 
 def test_an_unsupported_or_malformed_language_is_refused(tag: str) -> None:
     with pytest.raises(languages.UnsupportedLanguage):
         languages.resolve(tag)
+
+
+def test_the_engine_reads_times_in_the_tiles_zone_or_utc_without_one() -> None:
+    """The date_time value is the moment's wall clock in the zone Valhalla reads it in: the
+    tiles' (built with the map's zone), or UTC for a tile set built without zones."""
+    with_zone = MapManifest(
+        id="helsinki-x-valhalla3.9.1-tz", region="helsinki", source_name="h.osm.pbf",
+        source_sha256="0" * 64, source_bytes=1, bbox=(24.9, 60.1, 25.0, 60.2),
+        built_at="2026-12-01T00:00:00+00:00", build_seconds=1.0, tiles_bytes=1,
+        valhalla_version="3.9.1", time_zone="Europe/Helsinki",
+    )  # fmt: skip
+    before = dataclasses.replace(with_zone, id="helsinki-x-valhalla3.9.1", time_zone=None)
+    query = RouteQuery(origin=Point(60.17, 24.94), destination=Point(60.16, 24.95))
+    later = NOON + timedelta(hours=3)  # 15:00 UTC, 17:00 in Helsinki
+
+    def value(manifest: MapManifest) -> str:
+        request = service._request(
+            "auto", query, language="en-US", moment=later, arriving=False,
+            zone=service.engine_zone(manifest), now=NOON,
+        )  # fmt: skip
+        assert request["date_time"]["type"] == 1
+        return str(request["date_time"]["value"])
+
+    assert value(with_zone) == "2026-12-02T17:00"
+    assert value(before) == "2026-12-02T15:00"

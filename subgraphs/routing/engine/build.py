@@ -30,10 +30,11 @@ from typing import TextIO
 
 from incar import maps
 from incar.maps import MapManifest
-from subgraphs.routing.engine import pbf, tileset
+from subgraphs.routing.engine import pbf, tileset, timezones
 from subgraphs.routing.engine.pbf import MapInputError
 from subgraphs.routing.engine.progress import Progress
 from subgraphs.routing.places import service as places
+from subgraphs.routing.regions import region_of as region_of_box
 
 #: valhalla_build_tiles' stages, in the builder's order, grouped into phases worth a line.
 PHASES = (
@@ -45,6 +46,11 @@ PHASES = (
 )
 _BUILDING = ".building-"
 _LOCK = ".lock"
+#: What the builder holds beyond the extract, in the map's id: a tile set of the same extract
+#: built before a change here is built again, not reused ("tz": the roads carry the map's
+#: time zone, ``timezones``; tile sets from before have none).
+_CONTENTS = "tz"
+_TIMEZONES = "timezones.sqlite"
 
 
 class BuildError(RuntimeError):
@@ -60,7 +66,7 @@ def import_map(
         raise MapInputError(f"{source}: no routable ways (the extract holds no data)")
     # The name becomes part of a folder's: only letters, digits, "-" and "_" (no "../").
     name = _slug(region) if region else region_of(source)
-    map_id = f"{name}-{summary.sha256[:12]}-valhalla{_valhalla_version()}"
+    map_id = f"{name}-{summary.sha256[:12]}-valhalla{_valhalla_version()}-{_CONTENTS}"
     progress = Progress(stream)
     root = maps.maps_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -122,8 +128,12 @@ def _build(
     work.chmod(0o755)  # mkdtemp makes it private; a tile set is read by the platform's users
     try:
         _copy(source, work / maps.SOURCE, summary.sha256)
+        config = tileset.valhalla_config(work, log=True)
+        zone = _time_zone(source, work / _TIMEZONES, summary.bbox)
+        if zone is not None:
+            config["mjolnir"]["timezone"] = str(work / _TIMEZONES)
         builder = work / "build.json"
-        builder.write_text(json.dumps(tileset.valhalla_config(work, log=True)), encoding="utf-8")
+        builder.write_text(json.dumps(config), encoding="utf-8")
         for title, start, end in PHASES:
             with progress.phase(title):
                 _stage(work, builder, (start, end), source=source, lock=lock)
@@ -135,6 +145,7 @@ def _build(
         with progress.phase("indexing addresses, places and points of interest"):
             places.build_beside(work, bbox=bbox)
         builder.unlink()
+        (work / _TIMEZONES).unlink(missing_ok=True)  # the builder's input, read into the tiles
         manifest = MapManifest(
             id=map_id,
             region=region,
@@ -146,6 +157,7 @@ def _build(
             build_seconds=round(progress.elapsed, 1),
             tiles_bytes=tileset.tiles_bytes(work),
             valhalla_version=_valhalla_version(),
+            time_zone=zone,
         )
         maps.write_atomically(work / maps.TILESET, manifest.to_json())
         final = maps.tileset_dir(data_dir, map_id)
@@ -157,6 +169,21 @@ def _build(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return manifest
+
+
+def _time_zone(source: Path, path: Path, bbox: maps.BBox | None) -> str | None:
+    """Writes the time-zone database of the map's zone (the one ``regions`` gives its local
+    times: that of the box's centre) and returns the zone as Valhalla names it. None for an
+    extract whose header has no box: its box is known only from the built tiles, and the
+    tiles then carry no zone (the route service passes such a map UTC times)."""
+    if bbox is None:
+        return None
+    try:
+        zone = timezones.canonical(region_of_box(bbox).time_zone)
+        timezones.write(path, zone)
+    except timezones.TimeZoneError as problem:
+        raise BuildError(f"{source}: no time-zone database for the tiles ({problem})") from None
+    return zone
 
 
 def _copy(source: Path, target: Path, sha256: str) -> None:

@@ -7,6 +7,7 @@ shape, checked here: the gateway's composition does not carry the directive).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -48,6 +49,9 @@ class PlaceInput:
     )
 
     async def point(self, context: GraphContext, what: str) -> Point:
+        return (await self.resolve(context, what)).point
+
+    async def resolve(self, context: GraphContext, what: str) -> Resolved:
         kinds = (self.coordinates, self.address, self.location, self.evse)
         if sum(v is not None for v in kinds) != 1:
             raise RoutingError(
@@ -57,14 +61,17 @@ class PlaceInput:
         if self.coordinates is not None:
             point = Point(self.coordinates.latitude, self.coordinates.longitude)
             point.check(what)
-            return point
+            return Resolved(point)
         if self.address is not None:
             place = await geocoded(context.runtime.settings, self.address, what)
-            return Point(place.lat, place.lon)
+            return Resolved(Point(place.lat, place.lon))
         if self.location is not None:
             ref = self.location
             data = await _location(context, ref.country_code, ref.party_id, ref.id, what)
-            return _coordinates(data.get("coordinates"), what)
+            return Resolved(
+                _coordinates(data.get("coordinates"), what),
+                Station(ref.country_code, ref.party_id, data, evse_uid=None),
+            )
         assert self.evse is not None
         ref_evse = self.evse
         data = await _location(
@@ -73,7 +80,26 @@ class PlaceInput:
         evse = child(data.get("evses"), "uid", ref_evse.uid)
         if evse is None or evse.get("status") == "REMOVED":
             raise RoutingError(Code.NOT_FOUND, f"{what}: no such EVSE")
-        return _coordinates(evse.get("coordinates") or data.get("coordinates"), what)
+        return Resolved(
+            _coordinates(evse.get("coordinates") or data.get("coordinates"), what),
+            Station(ref_evse.country_code, ref_evse.party_id, data, evse_uid=ref_evse.uid),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """A charging station a place is: its Location's document, and the EVSE if one was named."""
+
+    country_code: str
+    party_id: str
+    location: dict[str, Any]
+    evse_uid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    point: Point
+    station: Station | None = None
 
 
 async def _location(

@@ -15,6 +15,7 @@ from subgraphs.common.context import GraphContext
 from subgraphs.common.errors import error
 from subgraphs.routing import service
 from subgraphs.routing.graph import engine
+from subgraphs.routing.graph.charging import destination_tariffs
 from subgraphs.routing.graph.inputs import PlaceInput
 from subgraphs.routing.graph.types import Route, RouteCriterion, RoutePlan, TravelMode
 from subgraphs.routing.service import RoutingError
@@ -73,10 +74,10 @@ async def routes(
     context = info.context
     with graph_errors():
         start = await origin.point(context, "from")
-        end = await destination.point(context, "to")
+        end = await destination.resolve(context, "to")
         query = service.RouteQuery(
             origin=start,
-            destination=end,
+            destination=end.point,
             modes=tuple(mode.mode for mode in modes),
             depart_at=depart_at,
             arrive_by=arrive_by,
@@ -84,6 +85,9 @@ async def routes(
             alternatives=alternatives,
             language=language,
             directions=selects(info.selected_fields, "directions"),
+            destination_tariffs=(
+                None if end.station is None else await destination_tariffs(context, end.station)
+            ),
         )
         # Checked before the engine is asked for, so bad input is refused even while
         # the map is being built.

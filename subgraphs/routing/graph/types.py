@@ -40,10 +40,19 @@ class RouteCriterion(Enum):
     CO2 = strawberry.enum_value(service.Criterion.CO2.value, description="The least CO2.")
 
 
-@strawberry.type(description="An amount of money.")
+@strawberry.type(description="What a route's energy or fuel costs, and at which price.")
 class RouteCost:
     amount: float = strawberry.field(description="The amount, rounded to the cent.")
     currency: str = strawberry.field(description="ISO 4217 currency.")
+    source: str = strawberry.field(
+        description='The price it is reckoned at, in words: "tariff T1 (EVSE ..., connector '
+        '...): 0.4800 EUR/kWh incl. VAT" for an electric car going to a charger whose tariff '
+        'prices energy, else "default ..." with the factor\'s source and, where the '
+        "destination's tariffs were passed over, why (docs/routing.md)."
+    )
+    tariff_id: str | None = strawberry.field(
+        description="The destination's tariff that priced the energy; null for a default price."
+    )
 
 
 @strawberry.type(description="One instruction of a route's directions.")
@@ -110,7 +119,12 @@ class Route:
             arrival=route.arrival,
             duration_seconds=round(route.duration_s, 1),
             distance_meters=round(route.distance_m, 1),
-            cost=RouteCost(amount=round(spent.cost_eur, 2), currency=factors.CURRENCY),
+            cost=RouteCost(
+                amount=round(spent.cost_eur, 2),
+                currency=factors.CURRENCY,
+                source=spent.cost_source,
+                tariff_id=spent.tariff_id,
+            ),
             co2_grams=round(spent.co2_g, 1),
             energy_kwh=None if spent.energy_kwh is None else round(spent.energy_kwh, 3),
             fuel_litres=None if spent.fuel_litres is None else round(spent.fuel_litres, 3),
