@@ -6,6 +6,7 @@ nothing at all."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -139,8 +140,10 @@ async def _simulated(
         try:
             started = time.monotonic()
             await until(
-                lambda: (simulation.fleet is not None and simulation.fleet.stats["speeds_kept"] > 0)
-                or time.monotonic() - started > 6
+                lambda: (
+                    (simulation.fleet is not None and simulation.fleet.stats["speeds_kept"] > 0)
+                    or time.monotonic() - started > 6
+                )
             )
         finally:
             await simulation.stop()
@@ -176,3 +179,18 @@ def test_probe_cars_are_off_by_default_and_on_in_the_demo() -> None:
     assert traffic_from(demo.parse_args(["--jam", "none"]), "http://x").jam is None  # type: ignore[union-attr]
     with pytest.raises(SystemExit):
         demo.parse_args(["--jam", "60.1,24.9,60.2"])
+
+
+async def test_a_route_the_engine_cannot_find_is_logged_as_an_answer_not_a_fault(
+    graph: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Probe cars ask for routes between any of the map's places, and a few have none: the
+    graph's NO_ROUTE is one INFO line, not Strawberry's ERROR with a traceback."""
+    caplog.set_level(logging.INFO)
+    nowhere = "{ routes(from: {coordinates: {latitude: 47.1396, longitude: 9.5226}}, to: {coordinates: {latitude: 47.06, longitude: 9.56}}) { map } }"  # noqa: E501
+    result = await graph.query(nowhere)
+    assert [e["extensions"]["code"] for e in result["errors"]] == ["NO_ROUTE"], result
+    logged = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert ("incar.graph", logging.INFO) in {(name, level) for name, level, _ in logged}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], logged
+    assert not [r for r in caplog.records if r.exc_info], logged
