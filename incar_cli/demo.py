@@ -23,7 +23,7 @@ from incar.db import Database
 from incar.server import hub_server
 from incar.settings import Settings
 from incar_cli.demo_graph import demo_graph, instructions
-from incar_cli.demo_traffic import keep_simulated_time, query, traffic_lines
+from incar_cli.demo_traffic import keep_simulated_time, open_map, query, traffic_lines
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.types import ConnectionStatus, Role
@@ -97,8 +97,11 @@ def progress_line(simulation: Simulation) -> str:
 
 
 async def report_progress(simulation: Simulation, settings: Settings, every: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     while True:
-        await asyncio.sleep(every)
+        due += every  # on the beat: asking for the jam's route takes a moment
+        await asyncio.sleep(max(0.0, due - loop.time()))
         print(progress_line(simulation), flush=True)
         for line in await traffic_lines(simulation, settings):
             print(line, flush=True)
@@ -137,6 +140,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         await asyncio.sleep(0.05)
     print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
     try:
+        if simulation.traffic is not None:
+            # The probe cars' first route would open the map (or build it, seconds of work
+            # in this process) while the parties push: done before they start instead.
+            await open_map(settings)
         await simulation.start()
         for platform in simulation.platforms:
             print(

@@ -22,12 +22,20 @@ def keep_simulated_time(settings: Settings, clock: SimClock) -> None:
     engine_for(settings).pool.traffic.clock = lambda: clock.peek().timestamp()
 
 
+async def open_map(settings: Settings) -> None:
+    """Opens the active map for routing, building the default one if there is none; a map
+    that cannot be opened is said in the traffic lines (and the graph's errors) later."""
+    await engine_for(settings).start()
+
+
 def live_store(settings: Settings) -> str:
     """What the live traffic store holds for the active map, in a few words."""
     try:
         pool = engine_for(settings).ready()
-    except (NotReady, Unavailable):
+    except NotReady:
         return "the map is not open yet"
+    except Unavailable as failure:
+        return f"no map: {failure}"
     live = pool.traffic.current(pool.manifest.id)
     if not live:
         return "no live speeds"
