@@ -23,6 +23,7 @@ from incar.db import Database
 from incar.server import hub_server
 from incar.settings import Settings
 from incar_cli.demo_graph import demo_graph, instructions
+from incar_cli.demo_traffic import keep_simulated_time, open_map, query, traffic_lines
 from ocpi_adapter.headers import PartyRef
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.types import ConnectionStatus, Role
@@ -95,10 +96,15 @@ def progress_line(simulation: Simulation) -> str:
     return f"  {simulation.clock.now():%Y-%m-%d %H:%M} simulated: {done}"
 
 
-async def report_progress(simulation: Simulation, every: float = 10.0) -> None:
+async def report_progress(simulation: Simulation, settings: Settings, every: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     while True:
-        await asyncio.sleep(every)
+        due += every  # on the beat: asking for the jam's route takes a moment
+        await asyncio.sleep(max(0.0, due - loop.time()))
         print(progress_line(simulation), flush=True)
+        for line in await traffic_lines(simulation, settings):
+            print(line, flush=True)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -112,7 +118,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         start = await clock_start(db)
     finally:
         await db.dispose()
-    simulation = simulation_from(args, settings.versions_url, parties, start_time=start)
+    simulation = simulation_from(
+        args,
+        settings.versions_url,
+        parties,
+        start_time=start,
+        subgraphs_url=settings.subgraphs_url,
+    )
+    keep_simulated_time(settings, simulation.clock)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
@@ -127,6 +140,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         await asyncio.sleep(0.05)
     print(f"INCAR hub on {settings.base_url} (versions: {settings.versions_url})", flush=True)
     try:
+        if simulation.traffic is not None:
+            # The probe cars' first route would open the map (or build it, seconds of work
+            # in this process) while the parties push: done before they start instead.
+            await open_map(settings)
         await simulation.start()
         for platform in simulation.platforms:
             print(
@@ -137,8 +154,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             settings, app.state.hub, emsps, settings.data_dir / "demo-graph"
         ) as drivers:
             print(instructions(settings, drivers), flush=True)
+            if simulation.traffic is not None and simulation.traffic.jam is not None:
+                print(query(simulation.traffic.jam), flush=True)
             print("demo running; Ctrl-C stops it", flush=True)
-            reporter = asyncio.create_task(report_progress(simulation))
+            reporter = asyncio.create_task(report_progress(simulation, settings))
             try:
                 if args.duration is None:
                     await simulation.run_forever()
@@ -146,6 +165,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                     await simulation.run_for(args.duration)
             finally:
                 reporter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reporter
+            for line in await traffic_lines(simulation, settings):
+                print(line.replace("  traffic:", "  traffic at the end:", 1), flush=True)
     finally:
         with contextlib.suppress(Exception):
             await simulation.stop()

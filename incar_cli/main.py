@@ -255,7 +255,7 @@ async def _hub_owed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_simulated_parties(parser: argparse.ArgumentParser) -> None:
+def _add_simulated_parties(parser: argparse.ArgumentParser, *, demo: bool = False) -> None:
     from simulator.cli import add_arguments
 
     parser.add_argument("--cpos", type=int, default=2, help="simulated CPOs (default 2)")
@@ -263,7 +263,7 @@ def _add_simulated_parties(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--country", default="FI", type=_country_code, help="their country code (default FI)"
     )
-    add_arguments(parser)
+    add_arguments(parser, demo=demo)
 
 
 async def _simulate(args: argparse.Namespace) -> int:
@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--host", help="address to listen on (default INCAR_HOST or 127.0.0.1)")
     demo.add_argument("--port", type=int, help="port to listen on (default INCAR_PORT or 8080)")
-    _add_simulated_parties(demo)
+    _add_simulated_parties(demo, demo=True)
     demo.set_defaults(run=_run_async(_demo))
 
     simulate = commands.add_parser(

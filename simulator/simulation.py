@@ -15,6 +15,8 @@ from simulator.emsp import SimEmsp
 from simulator.fleet import assign_sites
 from simulator.map import load_sites
 from simulator.platform import Platform, SimParty
+from simulator.protocol import authorization
+from simulator.traffic import Owner, ProbeFleet, TrafficOptions
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class Simulation:
         tokens_per_emsp: int = 25,
         remote_starts_per_day: float = 8.0,
         start_time: datetime | None = None,
+        traffic: TrafficOptions | None = None,
     ) -> None:
         if stations_per_cpo < 0:
             raise ValueError("stations_per_cpo must not be negative")
@@ -56,8 +59,11 @@ class Simulation:
         self.sessions_per_evse_per_day = sessions_per_evse_per_day
         self.tokens_per_emsp = tokens_per_emsp
         self.remote_starts_per_day = remote_starts_per_day
+        self.traffic = traffic if traffic is not None and traffic.cars > 0 else None
         self.cpos: list[SimCpo] = []
         self.emsps: list[SimEmsp] = []
+        self.fleet: ProbeFleet | None = None
+        self._places: list[tuple[float, float]] = []
         self._started = False
         self._stopped = False
 
@@ -83,12 +89,14 @@ class Simulation:
                 await cpo.publish()
             for platform in self.platforms:
                 platform.start_behaviour()
+            self._start_traffic()
         except BaseException:
             await self.stop()
             raise
 
     async def _build(self) -> None:
         sites = await asyncio.to_thread(load_sites, self.data_dir)
+        self._places = [(site.lat, site.lon) for site in sites]
         distributions = await asyncio.to_thread(Distributions.load)
         cpo_parties = [p for p in self.parties if p.role == "CPO"]
         placed = assign_sites(sites, [p.ref for p in cpo_parties], self.stations_per_cpo, self.seed)
@@ -119,6 +127,26 @@ class Simulation:
                     )
                 )
 
+    def _start_traffic(self) -> None:
+        """Probe cars, the eMSPs' customers', when asked for (and only then)."""
+        if self.traffic is None:
+            return
+        owners = [
+            Owner(
+                f"{emsp.me.country_code}{emsp.me.party_id}",
+                authorization(emsp.hub.registration.token_c),
+            )
+            for emsp in self.emsps
+            if emsp.hub is not None
+        ]
+        if not owners or not self._places:
+            log.warning("no probe cars: they need an eMSP and places on the map")
+            return
+        self.fleet = ProbeFleet(
+            self.traffic, clock=self.clock, places=self._places, owners=owners, seed=self.seed
+        )
+        self.fleet.start()
+
     async def run_for(self, seconds: float) -> None:
         """Run for ``seconds`` of real (wall-clock) time; starts first if needed."""
         await self.start()
@@ -133,12 +161,17 @@ class Simulation:
         if self._stopped:
             return
         self._stopped = True
+        if self.fleet is not None:
+            await self.fleet.stop()
         for platform in self.platforms:
             await platform.stop()
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Counters per party (pushes, sessions, CDRs, commands...) for logs and summaries."""
-        return {f"{p.party.role} {p.me}": dict(sorted(p.stats.items())) for p in self.platforms}
+        stats = {f"{p.party.role} {p.me}": dict(sorted(p.stats.items())) for p in self.platforms}
+        if self.fleet is not None:
+            stats["probe cars"] = dict(sorted(self.fleet.stats.items()))
+        return stats
 
 
 def _default_data_dir() -> Path:

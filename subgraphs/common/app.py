@@ -7,10 +7,12 @@ same values (``gateway/limits.json``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, Final, Literal
 
+from graphql.error import GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
@@ -22,11 +24,12 @@ from strawberry.extensions import (
 from strawberry.federation import Schema
 from strawberry.printer import print_schema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.execution import ExecutionContext
 
 from gateway.limits import limits
 from subgraphs.common.auth import Authenticated
 from subgraphs.common.documents import DocumentCache
-from subgraphs.common.masking import ErrorCodes
+from subgraphs.common.masking import ErrorCodes, is_unexpected
 from subgraphs.common.shared_subscriptions import SharingGraphQL
 
 # The graph's federation version: every subgraph links the same spec, so composition never
@@ -55,10 +58,29 @@ def limit_extensions() -> list[Extension]:
     ]
 
 
+log = logging.getLogger("incar.graph")
+
+
 class SubgraphSchema(Schema):
     """A federation schema with the cache of the documents it has checked."""
 
     documents: DocumentCache
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # A refusal the graph means (its code, no unexpected exception behind it: NO_ROUTE,
+        # BAD_USER_INPUT ...) is an answer, not the server's fault: one line at INFO. The
+        # unexpected keep Strawberry's ERROR with their traceback.
+        unexpected = []
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            if code and not is_unexpected(error):
+                log.info("%s: %s", code, error.message)
+            else:
+                unexpected.append(error)
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 def federation_schema(
