@@ -49,19 +49,29 @@ async def change_then_fail(tx: AsyncSession, bus: EventBus, seq: int, event: Eve
     raise Boom
 
 
-async def test_delivers_after_commit_only(pg_bus: PostgresBus, pg_db: Database) -> None:
+async def test_delivers_after_commit_only_and_never_skips_a_late_commit(
+    pg_bus: PostgresBus, pg_db: Database
+) -> None:
     async with pg_bus.subscribe() as events:
         event = Event("changes.created", {"seq": 1})
         marker = Event("test.marker", {})
         async with pg_db.transaction() as tx:
             await change(tx, 1)
             await pg_bus.publish(tx, event)
-            # Sent and committed on another connection while the transaction is still open:
-            # it must overtake the transaction's event.
+            # Committed on another connection while the older transaction is still open, with
+            # a higher seq: handing it out now would let the reader's position pass the
+            # older transaction's event, which commits later. It waits for it instead.
             await pg_bus.publish_now(marker)
-            assert await anext(events) == marker
+            await asyncio.sleep(0.3)
+            assert events.pending == 0
 
-        assert await anext(events) == event
+        first, second = await anext(events), await anext(events)
+        assert [first, second] == [event, marker]
+        assert first.position is not None and second.position is not None
+        # The event's seq is the lower, yet it committed last: a reader of seq > last would
+        # have skipped it once it had handed out the marker.
+        assert first.position.seq < second.position.seq
+        assert first.position < second.position
 
 
 async def test_rolled_back_changes_publish_nothing(pg_bus: PostgresBus, pg_db: Database) -> None:
