@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.events.event import Event, encode
@@ -33,8 +34,12 @@ from incar.events.models import EventLogHorizon, EventRecord
 LOG = EventRecord.__table__  # type: ignore[attr-defined]
 HORIZON = EventLogHorizon.__table__  # type: ignore[attr-defined]
 
-_TXID = sa.literal_column("pg_current_xact_id()::text::bigint")
-_XMIN = sa.literal_column("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+_TXID: sa.ColumnElement[int] = sa.literal_column(
+    "pg_current_xact_id()::text::bigint", sa.BigInteger
+)
+_XMIN: sa.ColumnElement[int] = sa.literal_column(
+    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
+)
 #: On SQLite every committed row is final (one writer): no transaction id reaches this.
 _NO_XMIN = sa.literal(2**62, sa.BigInteger)
 
@@ -162,20 +167,20 @@ async def prune(tx: AsyncSession, retention: Retention, now: datetime) -> int:
     if beyond_count is None:
         return 0
     cutoff = now - timedelta(seconds=retention.seconds)
-    too_old = (
-        await tx.execute(newest.where(LOG.c.occurred_at < cutoff).limit(1))
-    ).first()
+    too_old = (await tx.execute(newest.where(LOG.c.occurred_at < cutoff).limit(1))).first()
     if too_old is None:
         return 0
     cut = min(Position(*beyond_count), Position(*too_old))
     deleted = await tx.execute(
         sa.delete(LOG).where(_key() <= sa.tuple_(sa.literal(cut.txid), sa.literal(cut.seq)))
     )
-    moved = await tx.execute(
+    # The horizon's one row is made by migration 0014.
+    await tx.execute(
         sa.update(HORIZON)
-        .where(sa.tuple_(HORIZON.c.txid, HORIZON.c.seq) < sa.tuple_(sa.literal(cut.txid), sa.literal(cut.seq)))
+        .where(
+            sa.tuple_(HORIZON.c.txid, HORIZON.c.seq)
+            < sa.tuple_(sa.literal(cut.txid), sa.literal(cut.seq))
+        )
         .values(txid=cut.txid, seq=cut.seq)
     )
-    if moved.rowcount == 0 and (await tx.execute(sa.select(HORIZON.c.id))).first() is None:
-        await tx.execute(sa.insert(HORIZON).values(id=1, txid=cut.txid, seq=cut.seq))
-    return int(deleted.rowcount or 0)
+    return int(cast(CursorResult[Any], deleted).rowcount or 0)

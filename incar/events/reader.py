@@ -165,7 +165,11 @@ class LogReader:
                 _log.exception("pruning the event log failed; trying again later")
             # Events held behind an older transaction are final once it ends, which may send
             # no wake-up (it published nothing): look again soon, then less and less often.
-            wait = (0.005 if wait >= self.poll else min(wait * 2, self.poll)) if held_back else self.poll
+            wait = (
+                (0.005 if wait >= self.poll else min(wait * 2, self.poll))
+                if held_back
+                else self.poll
+            )
 
     async def _read_all(self) -> bool:
         while True:

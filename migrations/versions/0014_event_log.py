@@ -54,9 +54,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("event_log", schema=None) as batch_op:
         batch_op.create_index("ix_event_log_txid_seq", ["txid", "seq"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_event_log_occurred_at"), ["occurred_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_event_log_occurred_at"), ["occurred_at"], unique=False)
     horizon = op.create_table(
         "event_log_horizon",
         sa.Column("id", sa.Integer(), nullable=False),
