@@ -415,10 +415,11 @@ async def watch(runtime: Runtime, after: str | None) -> AsyncGenerator[Any, None
 async def next_status(stream: AsyncGenerator[Any, None]) -> dict[str, Any]:
     result = await asyncio.wait_for(anext(stream), 5)
     assert result.errors is None, result.errors
-    return result.data["evseStatusChanged"]
+    event: dict[str, Any] = result.data["evseStatusChanged"]
+    return event
 
 
-def codes(result: Any) -> list[str]:
+def codes(result: Any) -> list[Any]:
     return [(e.extensions or {}).get("code") for e in result.errors or []]
 
 
