@@ -103,6 +103,16 @@ class Subscription:
         self._error = self._error or error
         self._ready.set()
 
+    def take_ready(self, limit: int) -> list[Event]:
+        """Up to ``limit`` buffered events, without waiting for more (batching readers)."""
+        taken: list[Event] = []
+        while self._buffer and len(taken) < limit:
+            taken.append(self._buffer.popleft())
+        if taken:
+            assert taken[-1].position is not None
+            self.position = taken[-1].position
+        return taken
+
     def __aiter__(self) -> Subscription:
         return self
 

@@ -250,3 +250,35 @@ async def test_listener_keeps_retrying_while_the_database_refuses_it(
         logger.removeHandler(failed)
         await admin.close()
         await bus.close()
+
+
+async def test_events_committed_while_the_listener_is_down_arrive_after_it_reconnects(
+    pg_db: Database, pg_url: str
+) -> None:
+    # No polling to speak of: only the reconnect's read of the log can bring them.
+    bus = PostgresBus(pg_url, poll=60, reconnect_delay=0.05, reconnect_delay_max=0.05)
+    await bus.start()
+    url = make_url(pg_url)
+    admin = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres").render_as_string()))
+    sent = [Event("changes.created", {"seq": n}) for n in range(3)]
+    try:
+        async with bus.subscribe(["changes.created"]) as events:
+            killed = await bus.wait_listening()
+            # The listener cannot come back until allowed; the tests' pool keeps its connection.
+            await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+            try:
+                await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+                # Committed while no listener is connected: their NOTIFYs reach no one.
+                for n, event in enumerate(sent):
+                    await commit_change(pg_db, bus, 100 + n, event)
+                await asyncio.sleep(0.3)
+                assert bus.reconnects == 0
+                assert events.pending == 0
+            finally:
+                await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+            received = [await asyncio.wait_for(anext(events), 10) for _ in sent]
+            assert received == sent
+            assert bus.reconnects == 1
+    finally:
+        await admin.close()
+        await bus.close()
