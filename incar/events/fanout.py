@@ -48,7 +48,12 @@ class Subscription:
     """
 
     def __init__(
-        self, source: Source, topics: Collection[str] | None, capacity: int, after: Position
+        self,
+        source: Source,
+        topics: Collection[str] | None,
+        capacity: int,
+        after: Position,
+        skip: frozenset[Position] = frozenset(),
     ) -> None:
         if capacity < 1:
             raise ValueError("a subscription holds at least one event")
@@ -57,6 +62,8 @@ class Subscription:
         self.position = after
         self.overflows = 0
         self._source = source
+        # Events after ``after`` committed before the subscription began (see LogReader).
+        self._skip = skip
         # The position of the last event buffered or passed over: the log is read after it.
         self._tail = after
         self._buffer: deque[Event] = deque()
@@ -83,7 +90,7 @@ class Subscription:
         assert event.position is not None
         if self._ended or not self._live or event.position <= self._tail:
             return False
-        if self.topics is not None and event.topic not in self.topics:
+        if not self._wanted(event):
             self._tail = event.position
             return False
         if len(self._buffer) >= self.capacity:
@@ -96,6 +103,11 @@ class Subscription:
         self._buffer.append(event)
         self._ready.set()
         return False
+
+    def _wanted(self, event: Event) -> bool:
+        if event.position in self._skip:
+            return False
+        return self.topics is None or event.topic in self.topics
 
     def end(self, error: Exception | None = None) -> None:
         """Ends the iteration once the buffer is drained, raising ``error`` then if given."""
@@ -139,7 +151,7 @@ class Subscription:
         for event in page.events:
             assert event.position is not None
             self._tail = event.position
-            if self.topics is None or event.topic in self.topics:
+            if self._wanted(event):
                 self._buffer.append(event)
         if page.events:
             return

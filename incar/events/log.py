@@ -153,6 +153,17 @@ async def head(tx: AsyncSession) -> Position:
     return max(await horizon(tx), START if row is None else Position(row.txid, row.seq))
 
 
+async def committed_after(tx: AsyncSession, position: Position) -> frozenset[Position]:
+    """The events after ``position`` already committed: after the head, those are the ones
+    held back (PostgreSQL), which a subscriber entering now must not be handed as new."""
+    rows = await tx.execute(
+        sa.select(LOG.c.txid, LOG.c.seq).where(
+            _key() > sa.tuple_(sa.literal(position.txid), sa.literal(position.seq))
+        )
+    )
+    return frozenset(Position(txid, seq) for txid, seq in rows)
+
+
 async def prune(tx: AsyncSession, retention: Retention, now: datetime) -> int:
     """Deletes the prefix of final events that are both older than ``retention.seconds`` and
     not among the newest ``retention.count``; returns how many. Safe to run in every process

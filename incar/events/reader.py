@@ -90,17 +90,23 @@ class LogReader:
         capacity: int | None,
         after: Position | None,
     ) -> AsyncIterator[Subscription]:
-        db = self.db()
-        if after is not None:
-            # Refused at once, not at the first event.
-            async with db.transaction() as tx:
-                if after < await log.horizon(tx):
-                    raise log.CursorExpired(
-                        f"events after {after.cursor()} are past the log's retention"
-                    )
-        start = self.position if after is None else after
+        earlier: frozenset[Position] = frozenset()
+        async with self.db().transaction() as tx:
+            if after is None:
+                # Live from the log's head, which this process's reader may not have reached
+                # yet (it is woken at most ``poll`` late), less what was committed before
+                # entering but is held back: nothing committed before entering, all after.
+                start = max(await log.head(tx), self.position)
+                earlier = await log.committed_after(tx, start)
+            elif after < await log.horizon(tx):
+                # Refused at once, not at the first event.
+                raise log.CursorExpired(
+                    f"events after {after.cursor()} are past the log's retention"
+                )
+            else:
+                start = after
         subscription = Subscription(
-            self, topics, self.fanout.capacity if capacity is None else capacity, start
+            self, topics, self.fanout.capacity if capacity is None else capacity, start, earlier
         )
         self.fanout.add(subscription)
         if after is None:

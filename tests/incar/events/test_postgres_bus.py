@@ -282,3 +282,22 @@ async def test_events_committed_while_the_listener_is_down_arrive_after_it_recon
     finally:
         await admin.close()
         await bus.close()
+
+
+async def test_a_new_subscriber_gets_what_commits_after_it_enters_and_nothing_before(
+    pg_bus: PostgresBus, pg_db: Database
+) -> None:
+    late = Event("changes.created", {"seq": "late"})
+    before = Event("changes.created", {"seq": "before"})
+    after = Event("changes.created", {"seq": "after"})
+    async with pg_db.transaction() as tx:
+        await change(tx, 1)
+        await pg_bus.publish(tx, late)  # lower position, commits last
+        await pg_bus.publish_now(before)  # committed, but held back behind tx
+        async with pg_bus.subscribe(["changes.created"]) as events:
+            await tx.commit()
+            await pg_bus.publish_now(after)
+            received = [await anext(events), await anext(events)]
+            await asyncio.sleep(0.2)
+            assert events.pending == 0
+    assert received == [late, after]
