@@ -70,8 +70,10 @@ START = Position(0, 0)
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """How much of the log is kept: events younger than ``seconds`` and the newest ``count``
-    are always kept; what is older than both goes (a prefix, see the module)."""
+    """How much of the log is kept: the newest ``count`` events always; the cut is the newest
+    event older than ``seconds``, and everything up to it goes (a prefix, see the module). An
+    event's age is its ``occurred_at`` by its process's clock, so one younger than ``seconds``
+    but positioned before an older one (clocks apart) goes with the prefix."""
 
     seconds: float = 7 * 24 * 3600.0
     count: int = 1_000_000
