@@ -22,6 +22,10 @@ _log = logging.getLogger(__name__)
 
 #: Events read from the log per query.
 PAGE = 500
+#: Seconds before reading again events held back behind an older transaction (PostgreSQL),
+#: doubling up to the most: older transactions rarely last long, and the read is one query.
+HELD_BACK_FIRST = 0.005
+HELD_BACK_MOST = 0.1
 
 
 class LogReader:
@@ -170,9 +174,9 @@ class LogReader:
             except Exception:
                 _log.exception("pruning the event log failed; trying again later")
             # Events held behind an older transaction are final once it ends, which may send
-            # no wake-up (it published nothing): look again soon, then less and less often.
+            # no wake-up (it published nothing): look again soon, then every 100 ms at most.
             wait = (
-                (0.005 if wait >= self.poll else min(wait * 2, self.poll))
+                (HELD_BACK_FIRST if wait >= self.poll else min(wait * 2, HELD_BACK_MOST))
                 if held_back
                 else self.poll
             )

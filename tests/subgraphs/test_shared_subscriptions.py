@@ -15,16 +15,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from starlette.routing import WebSocketRoute
+from strawberry.types.execution import ExecutionResult
 
 from incar.identity import AccessTokenVerifier, TrustedIssuer
 from incar.runtime import Runtime
 from incar_cli.platform import authenticator
 from ocpi_adapter.commands.outbound import HubCommands
 from subgraphs.catalog import subgraphs
-from subgraphs.common.shared_subscriptions import Feed, SharingGraphQL
+from subgraphs.common.shared_subscriptions import FEED_CAPACITY, Broadcasts, Feed, SharingGraphQL
 from subgraphs.locations import service as locations
+from subgraphs.locations.graph.schema import schema as locations_schema
 from subgraphs.server import create_app
 from subgraphs.sessions import service as sessions
 from tests.conformance.support import charging_session, location, token
@@ -286,3 +289,22 @@ async def test_a_feed_that_is_not_read_keeps_what_it_has_and_takes_no_more() -> 
     assert feed.overflowed
     # No gap: the member gets the oldest results, then (from the handler) CLIENT_TOO_SLOW.
     assert [item async for item in feed] == ["0", "1"]
+
+
+async def test_a_member_that_falls_behind_is_told_client_too_slow_not_skipped() -> None:
+    async def results() -> AsyncIterator[ExecutionResult]:
+        for n in range(FEED_CAPACITY + 10):
+            yield ExecutionResult(data={"n": n}, errors=None)
+
+    async def start() -> AsyncIterator[ExecutionResult]:
+        return results()
+
+    broadcasts = Broadcasts(lambda result: str(result.data["n"]))  # type: ignore[index]
+    async with broadcasts.join(("k", b"{}", None, None), start) as feed:
+        await until(lambda: feed.overflowed, "the member's feed overflowing")
+        kept = [item async for item in feed]
+    # The oldest results, in order and all of them, then nothing: the handler sends the error.
+    assert kept == [str(n) for n in range(FEED_CAPACITY)]
+    payload = orjson.loads(SharingGraphQL(locations_schema).too_slow_payload())
+    assert payload["data"] is None
+    assert [e["extensions"]["code"] for e in payload["errors"]] == ["CLIENT_TOO_SLOW"]
