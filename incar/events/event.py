@@ -1,10 +1,10 @@
-"""The event value every bus carries, and its one wire form (JSON through orjson).
+"""The event value every bus carries, and its one stored form (JSON through orjson).
 
 Payloads carry keys and the fields that changed (``{"location_id": ..., "evse_uid": ...,
 "status": "CHARGING"}``), never whole OCPI documents: a subscriber that needs the document reads
-it from its service. That keeps every event under PostgreSQL's NOTIFY limit, which all buses
-enforce alike so that an event accepted by the embedded bus is never refused by the distributed
-one.
+it from its service. Every event is a row of the log (``incar.events.log``) that each process
+reads back, so events stay small: under the limit PostgreSQL's NOTIFY once set for them, which
+every bus still enforces alike.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from incar import exactjson
 if TYPE_CHECKING:
     from incar.events.log import Position
 
-# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more (server encoding UTF-8).
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more (server encoding UTF-8); events
+# carried them before the log, and the bound keeps each row of the log small.
 MAX_EVENT_BYTES = 7999
 
 
