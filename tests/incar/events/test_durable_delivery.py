@@ -174,3 +174,24 @@ async def test_retention_keeps_what_is_young_or_among_the_newest(
     async with db.transaction() as tx:
         kept = (await tx.execute(text("SELECT body FROM event_log"))).scalars().all()
         assert sorted(Event.from_json(body).payload["seq"] for body in kept) == [3, 4]
+
+
+async def test_a_live_subscriber_whose_reader_fell_past_retention_is_told(
+    sqlite_db: Database,
+) -> None:
+    # Two processes' buses on one file; the watcher's reader is woken only when asked.
+    watcher = MemoryBus(sqlite_db.url, poll=60)
+    writer = MemoryBus(sqlite_db.url, poll=60)
+    await watcher.start()
+    await writer.start()
+    try:
+        async with watcher.subscribe() as events:
+            await publish(sqlite_db, writer, range(3))
+            async with sqlite_db.transaction() as tx:
+                assert await log.prune(tx, Retention(seconds=0, count=1), datetime.now(UTC)) == 2
+            watcher.reader.wake()
+            with pytest.raises(CursorExpired):
+                await asyncio.wait_for(anext(events), 10)
+    finally:
+        await writer.close()
+        await watcher.close()
