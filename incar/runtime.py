@@ -16,7 +16,7 @@ from typing import Any
 
 from incar.columns import utcnow
 from incar.db import Database
-from incar.events import EventBus, attach_factory, create_bus
+from incar.events import EventBus, Retention, attach_factory, create_bus
 from incar.hub_key import HubKey, attach_key
 from incar.ledger_node import attach_node
 from incar.settings import Settings
@@ -46,7 +46,10 @@ class Runtime:
         """The engine and the bus of ``settings``; events publish with their transactions, and
         what is signed in them is signed with the hub's key (read or made on first use)."""
         db = Database(settings.database_url)
-        bus = create_bus(settings.event_bus, settings.database_url)
+        retention = Retention(
+            seconds=settings.event_log_keep_seconds, count=settings.event_log_keep_count
+        )
+        bus = create_bus(settings.event_bus, settings.database_url, retention)
         attach_factory(db.factory, bus)
         attach_ledger(db, settings)
         return cls(settings=settings, db=db, bus=bus, clock=clock)

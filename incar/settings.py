@@ -132,6 +132,10 @@ class Settings:
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
     event_bus: str = "memory"
+    #: The event log's retention (incar.events.log.Retention): an event goes once it is both
+    #: older than this many seconds and not among the newest ``event_log_keep_count``.
+    event_log_keep_seconds: float = 7 * 24 * 3600.0
+    event_log_keep_count: int = 1_000_000
     #: The eMSPs' OpenID Connect issuers whose drivers' access tokens the platform accepts.
     oidc_issuers: tuple[TrustedIssuer, ...] = ()
     #: How far a token's exp, nbf and iat may be off the platform's clock (the provider's and
@@ -258,6 +262,10 @@ class Settings:
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),
             event_bus=event_bus,
+            event_log_keep_seconds=_non_negative_seconds(
+                "INCAR_EVENT_LOG_KEEP_SECONDS", 7 * 24 * 3600.0
+            ),
+            event_log_keep_count=_int_at_least("INCAR_EVENT_LOG_KEEP_COUNT", 1_000_000, 0),
             oidc_issuers=_trusted_issuers("INCAR_OIDC_ISSUERS"),
             oidc_leeway=_non_negative_seconds("INCAR_OIDC_LEEWAY", 30.0),
             oidc_jwks_refetch_interval=_seconds("INCAR_OIDC_JWKS_REFETCH_INTERVAL", 60.0),

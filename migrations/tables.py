@@ -1,6 +1,7 @@
 """Imports every table module so ``SQLModel.metadata`` is complete (Alembic, and the test that
 the migrated schema is the models'). Here, above every door, not in the foundation."""
 
+from incar.events import models as events
 from ocpi_adapter.owed import models as hub_owed
 from ocpi_adapter.platforms import models as hub_platforms
 from ocpi_adapter.routing import models as hub_routing
@@ -13,6 +14,7 @@ from subgraphs.sessions import models as sessions
 __all__ = [
     "accounting",
     "bookings",
+    "events",
     "hub_owed",
     "hub_platforms",
     "hub_routing",

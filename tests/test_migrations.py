@@ -266,3 +266,40 @@ async def test_0010_adds_the_price_check_to_stored_cdrs_as_unchecked_and_goes_ba
             await db.dispose()
     assert not {c for c in columns if c.startswith("price_")}
     assert kept == ["OLD1"]
+
+
+async def test_0014_makes_the_event_log_with_its_horizon_and_goes_back() -> None:
+    tables = {"event_log", "event_log_horizon", "event_consumer"}
+    async with fresh_database() as url:
+        db = Database(url)
+        try:
+            async with db.transaction() as tx:
+                horizon = await tx.execute(text("SELECT id, txid, seq FROM event_log_horizon"))
+                assert [tuple(row) for row in horizon] == [(1, 0, 0)]
+                if not is_sqlite(url):
+                    triggers = await tx.execute(
+                        text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'event_log'::regclass")
+                    )
+                    assert triggers.scalars().all() == ["event_log_notify"]
+        finally:
+            await db.dispose()
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0013")
+        db = Database(url)
+        try:
+            async with db.engine.connect() as connection:
+                names = await connection.run_sync(
+                    lambda sync: set(sa.inspect(sync).get_table_names())
+                )
+        finally:
+            await db.dispose()
+        assert not names & tables
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        db = Database(url)
+        try:
+            async with db.engine.connect() as connection:
+                names = await connection.run_sync(
+                    lambda sync: set(sa.inspect(sync).get_table_names())
+                )
+        finally:
+            await db.dispose()
+        assert tables <= names

@@ -1,9 +1,12 @@
 """The contract every event bus keeps, whatever carries the events.
 
 Delivery rule ("nothing acknowledged is ever lost"): an event published through ``publish`` is
-delivered if and only if the transaction it was published in commits; an event
-published inside a savepoint that rolls back is discarded with it. Subscribers see the events of
-one publisher in publish order, and those of different transactions in commit order.
+written to the durable log (``incar.events.log``) in the transaction it was published in, so it
+is delivered if and only if that transaction commits; an event published inside a savepoint
+that rolls back is discarded with it. Subscribers see events in position order: those of one
+transaction in publish order, those of different transactions in an order no later commit can
+come before. A subscriber resumes ``after`` a position it was given; one that cannot be resumed
+(retention deleted what follows) gets ``CursorExpired``, never a gap.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.events.event import Event
 from incar.events.fanout import Subscription
+from incar.events.log import Position
 
 
 class BusNotRunning(RuntimeError):
@@ -28,8 +32,9 @@ class NotInTransaction(RuntimeError):
 
 class EventBus(Protocol):
     @property
-    def dropped(self) -> int:
-        """Events lost by subscribers of this process that read too slowly, in total."""
+    def overflows(self) -> int:
+        """Times a subscriber of this process read too slowly for its buffer and went back to
+        reading the log, in total (nothing is lost by it)."""
 
     async def start(self) -> None:
         """Acquires what the bus needs; publishing and subscribing fail loudly before this."""
@@ -38,23 +43,31 @@ class EventBus(Protocol):
         """Ends every subscription (their iterators stop once drained) and frees resources."""
 
     def subscribe(
-        self, topics: Collection[str] | None = None, *, capacity: int | None = None
+        self,
+        topics: Collection[str] | None = None,
+        *,
+        capacity: int | None = None,
+        after: Position | None = None,
     ) -> AbstractAsyncContextManager[Subscription]:
-        """Events of the given topics (all if None) delivered after entering, until exit.
+        """Events of the given topics (all if None): those after ``after``, then live; without
+        ``after``, those committed from entering on. Until exit.
 
         ``capacity`` bounds this subscriber's buffer (the bus's default if None); past it the
-        subscriber's oldest events are dropped and counted in ``Subscription.dropped``.
+        subscriber reads the log instead (counted in ``Subscription.overflows``). Raises
+        CursorExpired, on entering or while iterating, once retention has deleted events it
+        has not read.
         """
 
     async def publish(self, tx: AsyncSession, event: Event) -> None:
-        """Queues ``event`` to be delivered once ``tx``'s transaction commits.
+        """Writes ``event`` to the log in ``tx``'s transaction, delivered once it commits.
 
         Raises EventTooLarge or TypeError (payload not JSON-safe) at once, not at commit, and
         NotInTransaction if ``tx`` has not begun a transaction.
         """
 
     async def publish_now(self, event: Event) -> None:
-        """Delivers ``event`` now, for changes made outside any database transaction."""
+        """Writes ``event`` to the log in a transaction of its own, for changes made outside
+        any database transaction."""
 
 
 def require_transaction(tx: AsyncSession) -> None:

@@ -1,24 +1,28 @@
-"""The event value every bus carries, and its one wire form (JSON through orjson).
+"""The event value every bus carries, and its one stored form (JSON through orjson).
 
 Payloads carry keys and the fields that changed (``{"location_id": ..., "evse_uid": ...,
 "status": "CHARGING"}``), never whole OCPI documents: a subscriber that needs the document reads
-it from its service. That keeps every event under PostgreSQL's NOTIFY limit, which all buses
-enforce alike so that an event accepted by the embedded bus is never refused by the distributed
-one.
+it from its service. Every event is a row of the log (``incar.events.log``) that each process
+reads back, so events stay small: under the limit PostgreSQL's NOTIFY once set for them, which
+every bus still enforces alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import orjson
 
 from incar import exactjson
 
-# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more (server encoding UTF-8).
+if TYPE_CHECKING:
+    from incar.events.log import Position
+
+# PostgreSQL refuses NOTIFY payloads of 8000 bytes or more (server encoding UTF-8); events
+# carried them before the log, and the bound keeps each row of the log small.
 MAX_EVENT_BYTES = 7999
 
 
@@ -47,6 +51,9 @@ class Event:
     payload: dict[str, Any]
     id: str = field(default_factory=_new_id)
     occurred_at: datetime = field(default_factory=_now)
+    #: Where the event stands in the log, set on the events a bus delivers (None on one being
+    #: published). Not part of its value: a delivered event equals the one published.
+    position: Position | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.topic:
@@ -58,6 +65,9 @@ class Event:
             raise ValueError("occurred_at must be timezone-aware")
         if offset != timedelta(0) or self.occurred_at.tzinfo is not UTC:
             object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
+
+    def at(self, position: Position) -> Event:
+        return replace(self, position=position)
 
     def to_json(self) -> bytes:
         """Raises TypeError (orjson.JSONEncodeError) if the payload is not JSON-safe.

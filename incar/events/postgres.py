@@ -1,16 +1,16 @@
-"""The PostgreSQL LISTEN/NOTIFY bus of the distributed deployment (several processes).
+"""The bus of the distributed deployment (several processes on one PostgreSQL database).
 
-Publishing runs ``SELECT pg_notify(channel, event)`` through the publisher's own transaction, so
-PostgreSQL itself keeps the delivery rule: a NOTIFY is sent only when its transaction commits
-(and dropped with a rolled-back savepoint), notifications of one transaction arrive in order, and
-those of different transactions in commit order. Each process keeps one listening connection and
-fans the events out to its subscribers.
+Publishing writes the event to the log in the publisher's transaction (``log.append``); a
+trigger on the log (migration 0014) sends an empty NOTIFY on ``incar_events`` with it, which
+PostgreSQL delivers only if the transaction commits. Each process keeps one listening
+connection, and a notification only wakes its log reader, which reads the log after the last
+position it handed out (``incar.events.log`` says why that order misses no event of a
+transaction committing late).
 
-NOTIFY is not durable: a process receives only what is committed while its listener is
-connected. If the listener connection drops, it is reopened with exponential backoff; events
-committed during the gap are not received by that process (``reconnects`` counts the gaps), and
-consumers that must not miss a state re-read it from its service. A payload must stay under 8000
-bytes (see ``event.MAX_EVENT_BYTES``); a larger event is refused at publish time.
+NOTIFY is not durable, and need not be: if the listener connection drops, it is reopened with
+exponential backoff (``reconnects`` counts the gaps) and the reader then reads whatever was
+committed meanwhile from the log; without any notification it still reads every ``poll``
+seconds. A listening process therefore loses nothing across a reconnect.
 """
 
 from __future__ import annotations
@@ -23,19 +23,20 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incar.events import log
 from incar.events.bus import BusNotRunning, require_transaction
-from incar.events.event import Event, encode
-from incar.events.fanout import Fanout, Subscription
+from incar.events.event import Event
+from incar.events.fanout import Subscription
+from incar.events.log import Position, Retention
+from incar.events.reader import LogReader
 
-log = logging.getLogger(__name__)
+_log = logging.getLogger(__name__)
 
+#: The channel the log's trigger notifies (migration 0014).
 CHANNEL = "incar_events"
-
-_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 class _Connection(Protocol):
@@ -49,11 +50,6 @@ class _Connection(Protocol):
     def get_server_pid(self) -> int: ...
 
 
-class _Pool(Protocol):
-    async def execute(self, query: str, *args: Any) -> str: ...
-    async def close(self) -> None: ...
-
-
 def asyncpg_dsn(database_url: str) -> str:
     """The libpq-style DSN asyncpg takes, from a SQLAlchemy URL such as postgresql+asyncpg://."""
     url = make_url(database_url)
@@ -63,26 +59,26 @@ def asyncpg_dsn(database_url: str) -> str:
 
 
 class PostgresBus:
-    """Events through LISTEN/NOTIFY on one channel of the hub's PostgreSQL database."""
+    """The log of the hub's PostgreSQL database, woken by LISTEN/NOTIFY on one channel."""
 
     def __init__(
         self,
         database_url: str,
         *,
-        channel: str = CHANNEL,
         capacity: int = 1024,
+        retention: Retention | None = None,
+        poll: float = 1.0,
         reconnect_delay: float = 0.1,
         reconnect_delay_max: float = 5.0,
         health_interval: float = 30.0,
     ) -> None:
         self._dsn = asyncpg_dsn(database_url)
-        self.channel = channel
+        self.channel = CHANNEL
         self.reconnects = 0
-        self._fanout = Fanout(capacity)
+        self.reader = LogReader(database_url, capacity=capacity, retention=retention, poll=poll)
         self._reconnect_delay = reconnect_delay
         self._reconnect_delay_max = reconnect_delay_max
         self._health_interval = health_interval
-        self._pool: _Pool | None = None
         self._listener: _Connection | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._listen_lock = asyncio.Lock()
@@ -90,17 +86,14 @@ class PostgresBus:
         self._connected = asyncio.Event()
 
     @property
-    def dropped(self) -> int:
-        return self._fanout.dropped
+    def overflows(self) -> int:
+        return self.reader.fanout.overflows
 
     async def start(self) -> None:
-        """Opens the pool for ``publish_now``; fails here if the database cannot be reached."""
-        if self._pool is None:
-            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=2)
+        """Starts the log reader; fails here if the database cannot be reached."""
+        await self.reader.start()
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        self._fanout.end_all()
         supervisor, self._supervisor = self._supervisor, None
         if supervisor is not None:
             supervisor.cancel()
@@ -114,38 +107,39 @@ class PostgresBus:
         self._connected, self._lost = asyncio.Event(), asyncio.Event()
         if listener is not None:
             await _close_quietly(listener)
-        if pool is not None:
-            await pool.close()
+        await self.reader.close()
 
     @asynccontextmanager
     async def subscribe(
-        self, topics: Collection[str] | None = None, *, capacity: int | None = None
+        self,
+        topics: Collection[str] | None = None,
+        *,
+        capacity: int | None = None,
+        after: Position | None = None,
     ) -> AsyncIterator[Subscription]:
-        """Entered once the listener is connected (waiting out a reconnect, if one is under way).
+        """Entered once the listener is connected (waiting out a reconnect, if one is under way),
+        so live events come at once rather than at the next poll.
 
         The listener connection opens with the first subscription: publishers need none.
         """
         await self._ensure_listening()
         await self._connected.wait()
-        self._running_pool()
-        subscription = self._fanout.add(topics, capacity)
-        try:
+        self._running()
+        async with self.reader.subscribe(topics, capacity, after) as subscription:
             yield subscription
-        finally:
-            self._fanout.discard(subscription)
 
     async def publish(self, tx: AsyncSession, event: Event) -> None:
-        self._running_pool()
+        self._running()
         dialect = tx.get_bind().dialect.name
         if dialect != "postgresql":
             raise TypeError(f"the postgres event bus publishes through PostgreSQL, not {dialect}")
         require_transaction(tx)
-        payload = encode(event).decode()
-        await tx.execute(_NOTIFY, {"channel": self.channel, "payload": payload})
+        await log.append(tx, event)
 
     async def publish_now(self, event: Event) -> None:
-        payload = encode(event).decode()
-        await self._running_pool().execute("SELECT pg_notify($1, $2)", self.channel, payload)
+        self._running()
+        async with self.reader.db().transaction() as tx:
+            await log.append(tx, event)
 
     async def wait_listening(self, *, replacing: int | None = None) -> int:
         """Waits until the listener is connected and returns its server process id.
@@ -155,7 +149,7 @@ class PostgresBus:
         """
         await self._ensure_listening()
         while True:
-            self._running_pool()
+            self._running()
             await self._connected.wait()
             listener = self._listener
             if listener is None:
@@ -165,13 +159,12 @@ class PostgresBus:
                 return pid
             await self._lost.wait()
 
-    def _running_pool(self) -> _Pool:
-        if self._pool is None:
+    def _running(self) -> None:
+        if not self.reader.running:
             raise BusNotRunning("the postgres event bus is not started")
-        return self._pool
 
     async def _ensure_listening(self) -> None:
-        self._running_pool()
+        self._running()
         async with self._listen_lock:
             if self._supervisor is None:
                 self._listening_on(await self._connect())
@@ -190,14 +183,11 @@ class PostgresBus:
     def _listening_on(self, connection: _Connection) -> None:
         self._listener = connection
         self._connected.set()
+        # What was committed while no listener was connected is in the log: read it now.
+        self.reader.wake()
 
-    def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
-        try:
-            event = Event.from_json(payload)
-        except ValueError:
-            log.warning("ignored a notification on %r that is not an event", self.channel)
-            return
-        self._fanout.deliver(event)
+    def _on_notification(self, _connection: Any, _pid: int, _channel: str, _payload: str) -> None:
+        self.reader.wake()
 
     def _on_terminated(self, connection: Any) -> None:
         if connection is self._listener:
@@ -219,7 +209,7 @@ class PostgresBus:
             broken, self._listener = self._listener, None
             if broken is not None:
                 broken.terminate()
-            log.warning("event bus listener lost; reconnecting")
+            _log.warning("event bus listener lost; reconnecting")
             self._listening_on(await self._reconnect())
             self.reconnects += 1
 
@@ -240,7 +230,7 @@ class PostgresBus:
             try:
                 return await self._connect()
             except Exception as exc:  # whatever the cause, the listener must come back
-                log.warning("event bus listener reconnect failed (%s); next in %.1fs", exc, delay)
+                _log.warning("event bus listener reconnect failed (%s); next in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._reconnect_delay_max)
 

@@ -19,8 +19,12 @@ class Code(StrEnum):
     COMMAND_REJECTED = "COMMAND_REJECTED"
     #: The CPO did not answer the command, or its charge point never sent the result.
     COMMAND_TIMEOUT = "COMMAND_TIMEOUT"
-    #: A subscription was asked to resume from a cursor the platform cannot replay from.
+    #: A subscription was asked to resume from a cursor the platform cannot replay from: the
+    #: event log's retention deleted the events after it (docs/policies.md, "Event log").
     CURSOR_UNAVAILABLE = "CURSOR_UNAVAILABLE"
+    #: A subscriber read its results too slowly and its queue filled: the subscription ends
+    #: here; resume it with `after` set to the last cursor received.
+    CLIENT_TOO_SLOW = "CLIENT_TOO_SLOW"
     #: A point outside the active map's area (routing).
     OFF_MAP = "OFF_MAP"
     #: The engine found no way between the points (no road near one, or none connecting).

@@ -13,8 +13,14 @@ Subscriptions equal in those four share one ``Broadcast``: one execution, each r
 encoded once, every member sent the same payload under its own operation id. A member that
 joins a running broadcast gets the events from then on, as a new subscription of its own
 would. Each member keeps its own bounded queue and its own send, so a slow socket delays its
-own subscriptions only; past ``FEED_CAPACITY`` unsent results its oldest are dropped, the bus's
-rule for a subscriber that reads too slowly. The broadcast ends with its last member.
+own subscriptions only; past ``FEED_CAPACITY`` unsent results the member is sent what it has,
+then a CLIENT_TOO_SLOW error, and its subscription completes: never a silent gap (results are
+executed once for all members, so one cannot be re-read for a single member as the bus's
+subscriber re-reads the log). The client resumes with ``after`` set to the last ``cursor`` it
+received. The broadcast ends with its last member.
+
+A subscription given a non-null ``after`` argument is not shared: it replays the events after
+its own cursor, which a member joining a running broadcast would not get.
 
 Only subscriptions whose document parses and names a subscription operation are shared, and
 only on a view that gives the connection a scope (``SharingGraphQL.sharing_scope``); every
@@ -28,11 +34,19 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
 from typing import Any, Final
 
 import orjson
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import (
+    GraphQLError,
+    NullValueNode,
+    OperationType,
+    ValueNode,
+    VariableNode,
+    get_operation_ast,
+    parse,
+)
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -41,6 +55,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     Operation,
 )
 from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from subgraphs.common.errors import Code, error
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +78,12 @@ type Item = str | PreExecutionError | _Incremental
 
 
 class Feed:
-    """One member's results, in order, until the broadcast ends or the member leaves."""
+    """One member's results, in order, until the broadcast ends, the member leaves or it
+    falls ``capacity`` results behind (``overflowed``: it gets no more)."""
 
     def __init__(self, capacity: int = FEED_CAPACITY) -> None:
         self.capacity = capacity
-        self.dropped = 0
+        self.overflowed = False
         self._items: deque[Item] = deque()
         self._ready = asyncio.Event()
         self._ended = False
@@ -75,8 +92,9 @@ class Feed:
         if self._ended:
             return
         if len(self._items) >= self.capacity:
-            self._items.popleft()
-            self.dropped += 1
+            self.overflowed = True
+            self.end()
+            return
         self._items.append(item)
         self._ready.set()
 
@@ -170,17 +188,34 @@ class Broadcasts:
             broadcast.leave(feed)
 
 
-def is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
-    """Whether the document parses (within the token limit) and its chosen operation is a
-    subscription. A document that fails here takes Strawberry's path, which refuses it.
-    (Parsed anew each time, not cached: a subscribe is rare beside its events, and a cache
-    keyed by documents would hold whatever clients send.)"""
+def shareable_subscription(
+    query: str, operation_name: str | None, variables: Mapping[str, Any], max_tokens: int
+) -> bool:
+    """Whether the document parses (within the token limit), its chosen operation is a
+    subscription, and none of its fields resumes ``after`` a cursor. A document that fails
+    here takes Strawberry's path, which refuses it or runs it on its own. (Parsed anew each
+    time, not cached: a subscribe is rare beside its events, and a cache keyed by documents
+    would hold whatever clients send.)"""
     try:
         document = parse(query, max_tokens=max_tokens)
     except GraphQLError:
         return False
     operation = get_operation_ast(document, operation_name)
-    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return False
+    for selection in operation.selection_set.selections:
+        for argument in getattr(selection, "arguments", None) or ():
+            if argument.name.value == "after" and _given(argument.value, variables):
+                return False
+    return True
+
+
+def _given(value: ValueNode, variables: Mapping[str, Any]) -> bool:
+    if isinstance(value, NullValueNode):
+        return False
+    if isinstance(value, VariableNode):
+        return variables.get(value.name.value) is not None
+    return True
 
 
 def next_payload(result: ExecutionResult) -> dict[str, Any]:
@@ -214,7 +249,12 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         scope = self.view.sharing_scope(self.context)
         if scope is None or not isinstance(operation.query, str):
             return None
-        if not is_subscription(operation.query, operation.operation_name, self.view.max_tokens):
+        if not shareable_subscription(
+            operation.query,
+            operation.operation_name,
+            operation.variables or {},
+            self.view.max_tokens,
+        ):
             return None
         try:
             variables = orjson.dumps(operation.variables or {}, option=orjson.OPT_SORT_KEYS)
@@ -248,6 +288,8 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                     else:
                         await self._reject_incremental_delivery(operation)
                         return
+                if feed.overflowed:
+                    await self.send_next(operation, self.view.too_slow_payload())
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except WebSocketDisconnected:
             return  # the connection's own shutdown cleans up its operations
@@ -284,6 +326,20 @@ class SharingGraphQL(GraphQL[Any, Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.broadcasts = Broadcasts(lambda result: self.encode_json_string(next_payload(result)))
+
+    def too_slow_payload(self) -> str:
+        """The ``next`` a member gets once its feed overflowed, before its ``complete``."""
+        result = ExecutionResult(
+            data=None,
+            errors=[
+                error(
+                    Code.CLIENT_TOO_SLOW,
+                    f"{FEED_CAPACITY} results were waiting unread: this subscription ends "
+                    "here; subscribe again with `after` set to the last cursor received",
+                )
+            ],
+        )
+        return self.encode_json_string(next_payload(result))
 
     def sharing_scope(self, context: Any) -> Hashable | None:
         """What of the connection's context the resolvers of a subscription read (equal for

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from incar.events import Position, Retention, log
 from incar.runtime import Runtime
 from incar.settings import Settings
 from subgraphs.common.context import GraphContext, Viewer, ViewerKind
@@ -396,15 +397,64 @@ async def test_status_changes_reach_subscribers_of_their_area(runtime: Runtime) 
     await stream.aclose()
 
 
-async def test_a_subscription_cannot_resume_yet_and_says_so(runtime: Runtime) -> None:
+WATCH_FAR = """
+subscription ($after: String) { evseStatusChanged(
+  locations: [{countryCode: "FI", partyId: "AAA", id: "FAR"}], after: $after) { status cursor }
+}
+"""
+
+
+async def watch(runtime: Runtime, after: str | None) -> AsyncGenerator[Any, None]:
     stream = await schema.subscribe(
-        "subscription { evseStatusChanged("
-        'locations: [{countryCode: "FI", partyId: "AAA", id: "NEAR"}], after: "x") { status } }',
-        context_value=GraphContext(runtime=runtime),
+        WATCH_FAR, variable_values={"after": after}, context_value=GraphContext(runtime=runtime)
     )
-    assert isinstance(stream, AsyncGenerator)
-    first = await anext(stream)
-    assert [(e.extensions or {}).get("code") for e in first.errors or []] == ["CURSOR_UNAVAILABLE"]
+    assert isinstance(stream, AsyncGenerator), stream
+    return stream
+
+
+async def next_status(stream: AsyncGenerator[Any, None]) -> dict[str, Any]:
+    result = await asyncio.wait_for(anext(stream), 5)
+    assert result.errors is None, result.errors
+    event: dict[str, Any] = result.data["evseStatusChanged"]
+    return event
+
+
+def codes(result: Any) -> list[Any]:
+    return [(e.extensions or {}).get("code") for e in result.errors or []]
+
+
+async def test_a_subscription_resumes_after_its_cursor_and_says_when_it_cannot(
+    runtime: Runtime,
+) -> None:
+    live = await watch(runtime, None)
+    first = asyncio.ensure_future(next_status(live))
+    await asyncio.sleep(0.2)  # the subscription is listening
+    await set_status(runtime, "FAR", "FAR-1", "CHARGING", "2026-11-03T00:00:00Z")
+    seen = await first
+    await live.aclose()
+
+    # Missed while disconnected: sent on resuming, in order, then the live ones.
+    await set_status(runtime, "FAR", "FAR-1", "BLOCKED", "2026-11-03T00:01:00Z")
+    await set_status(runtime, "FAR", "FAR-1", "OUTOFORDER", "2026-11-03T00:02:00Z")
+    resumed = await watch(runtime, seen["cursor"])
+    missed = [await next_status(resumed), await next_status(resumed)]
+    assert [event["status"] for event in missed] == ["BLOCKED", "OUTOFORDER"]
+    later = asyncio.ensure_future(next_status(resumed))
+    await asyncio.sleep(0.2)
+    await set_status(runtime, "FAR", "FAR-1", "AVAILABLE", "2026-11-03T00:03:00Z")
+    assert (await later)["status"] == "AVAILABLE"
+    await resumed.aclose()
+    cursors = [Position.parse(seen["cursor"])] + [Position.parse(e["cursor"]) for e in missed]
+    assert cursors == sorted(cursors) and len(set(cursors)) == 3
+
+    bad = await watch(runtime, "not a cursor")
+    assert codes(await anext(bad)) == ["BAD_USER_INPUT"]
+
+    # Retention deletes everything up to now: the first cursor can no longer be resumed.
+    async with runtime.db.transaction() as tx:
+        assert await log.prune(tx, Retention(seconds=0, count=0), datetime.now(UTC)) > 0
+    expired = await watch(runtime, seen["cursor"])
+    assert codes(await anext(expired)) == ["CURSOR_UNAVAILABLE"]
 
 
 def test_distance_is_the_great_circle() -> None:

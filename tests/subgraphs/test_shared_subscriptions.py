@@ -15,16 +15,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from starlette.routing import WebSocketRoute
+from strawberry.types.execution import ExecutionResult
 
 from incar.identity import AccessTokenVerifier, TrustedIssuer
 from incar.runtime import Runtime
 from incar_cli.platform import authenticator
 from ocpi_adapter.commands.outbound import HubCommands
 from subgraphs.catalog import subgraphs
-from subgraphs.common.shared_subscriptions import Feed, SharingGraphQL
+from subgraphs.common.shared_subscriptions import FEED_CAPACITY, Broadcasts, Feed, SharingGraphQL
 from subgraphs.locations import service as locations
+from subgraphs.locations.graph.schema import schema as locations_schema
 from subgraphs.server import create_app
 from subgraphs.sessions import service as sessions
 from tests.conformance.support import charging_session, location, token
@@ -252,7 +255,7 @@ async def test_a_refusal_reaches_every_subscriber_and_ends_the_broadcast(
         for client in (one, two):
             for id in ("nothing", "cursor", "unknown"):
                 await until(partial(ended, client, id), f"{id} ended")
-        for id, code in (("nothing", "BAD_USER_INPUT"), ("cursor", "CURSOR_UNAVAILABLE")):
+        for id, code in (("nothing", "BAD_USER_INPUT"), ("cursor", "BAD_USER_INPUT")):
             for client in (one, two):
                 assert client.kinds(id) == ["next", "complete"], (id, client.messages[id])
                 (payload,) = client.nexts(id)
@@ -279,10 +282,29 @@ async def test_what_is_not_a_subscription_takes_strawberrys_own_path(
         assert client.socket.close_code == 4400
 
 
-async def test_a_feed_that_is_not_read_keeps_its_newest() -> None:
+async def test_a_feed_that_is_not_read_keeps_what_it_has_and_takes_no_more() -> None:
     feed = Feed(capacity=2)
     for n in range(5):
         feed.push(str(n))
-    feed.end()
-    assert [item async for item in feed] == ["3", "4"]
-    assert feed.dropped == 3
+    assert feed.overflowed
+    # No gap: the member gets the oldest results, then (from the handler) CLIENT_TOO_SLOW.
+    assert [item async for item in feed] == ["0", "1"]
+
+
+async def test_a_member_that_falls_behind_is_told_client_too_slow_not_skipped() -> None:
+    async def results() -> AsyncIterator[ExecutionResult]:
+        for n in range(FEED_CAPACITY + 10):
+            yield ExecutionResult(data={"n": n}, errors=None)
+
+    async def start() -> AsyncIterator[ExecutionResult]:
+        return results()
+
+    broadcasts = Broadcasts(lambda result: str(result.data["n"]))  # type: ignore[index]
+    async with broadcasts.join(("k", b"{}", None, None), start) as feed:
+        await until(lambda: feed.overflowed, "the member's feed overflowing")
+        kept = [item async for item in feed]
+    # The oldest results, in order and all of them, then nothing: the handler sends the error.
+    assert kept == [str(n) for n in range(FEED_CAPACITY)]
+    payload = orjson.loads(SharingGraphQL(locations_schema).too_slow_payload())
+    assert payload["data"] is None
+    assert [e["extensions"]["code"] for e in payload["errors"]] == ["CLIENT_TOO_SLOW"]

@@ -11,11 +11,11 @@ from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings.service import TOPIC_BOOKING
-from subgraphs.common import roots
+from subgraphs.common import event_cursor, roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import CountryCode, PartyId
 from subgraphs.common.context import GraphContext
-from subgraphs.common.errors import Code, bad_input, error
+from subgraphs.common.errors import bad_input
 from subgraphs.common.pagination import PageInfo
 from subgraphs.locations import search as searching
 from subgraphs.locations.graph.loaders import (
@@ -140,7 +140,10 @@ class EvseRefInput:
 
 @strawberry.type(description="An EVSE's status changed.")
 class EvseStatusEvent:
-    cursor: str = strawberry.field(description="This event's id, to resume after it.")
+    cursor: str = strawberry.field(
+        description="This event's position in the platform's event log: pass it as `after` "
+        "to resume after it."
+    )
     status: EvseStatus = strawberry.field(description="The new status.")
     changed_at: datetime = strawberry.field(description="The CPO's last_updated of the change.")
     country_code: str = strawberry.field(description="Country of the CPO.")
@@ -330,9 +333,7 @@ class Subscription:
         ] = None,
         after: Annotated[
             str | None,
-            strawberry.argument(
-                description="The cursor of the last event seen, to resume after a reconnect."
-            ),
+            strawberry.argument(description=event_cursor.AFTER),
         ] = None,
     ) -> AsyncGenerator[EvseStatusEvent, None]:
         if box is None and not locations and not evses:
@@ -340,21 +341,15 @@ class Subscription:
         area = box.box() if box else None
         if area is not None:
             _check(area)
-        if after is not None:
-            # Events are delivered live, not kept: there is nothing to replay from (durable
-            # event positions come with "The hub at scale"). Say so rather than leave a gap.
-            raise error(
-                Code.CURSOR_UNAVAILABLE,
-                "resuming from a cursor is not available yet: subscribe without `after` and "
-                "read the current statuses",
-            )
+        event_cursor.resume_point(after)  # a bad cursor is refused before anything runs
         wanted_locations = {doc_key(r.country_code, r.party_id, r.id) for r in locations or []}
         wanted_evses = {
             (*doc_key(r.country_code, r.party_id, r.location_id), r.uid.upper())
             for r in evses or []
         }
         context = info.context
-        async with context.runtime.bus.subscribe([TOPIC_EVSE_STATUS, TOPIC_BOOKING]) as events:
+        topics = [TOPIC_EVSE_STATUS, TOPIC_BOOKING]
+        async with event_cursor.events_after(context.runtime.bus, topics, after) as events:
             async for event in events:
                 payload = event.payload
                 if not _wanted(payload, area, wanted_locations, wanted_evses):
@@ -376,7 +371,7 @@ class Subscription:
                 if status is None:
                     continue
                 yield EvseStatusEvent(
-                    cursor=event.id,
+                    cursor=event_cursor.cursor_of(event),
                     status=status,
                     changed_at=changed_at,
                     country_code=payload["country_code"],

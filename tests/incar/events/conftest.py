@@ -1,8 +1,10 @@
-"""Real databases for the event bus tests: a SQLite file and a scratch PostgreSQL database."""
+"""Real databases for the event bus tests: a SQLite file and a scratch PostgreSQL database, both
+migrated (the event log and its trigger), with a ``changes`` table of their own."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy import text
 
-from incar.db import Database
+from incar.db import Database, migrate_async
 from incar.events import MemoryBus, PostgresBus
 
 # The server every PostgreSQL test uses; the tests create and drop their own database on it.
@@ -31,6 +33,7 @@ async def pg_url() -> AsyncIterator[str]:
     finally:
         await admin.close()
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    await migrate_async(url)
     setup = Database(url)
     async with setup.transaction() as tx:
         await tx.execute(text(CHANGES_DDL))
@@ -52,18 +55,32 @@ async def pg_db(pg_url: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-@pytest.fixture
-async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'events.db'}")
-    async with db.transaction() as tx:
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (migrating takes a second)."""
+    path = tmp_path_factory.mktemp("events") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate_async(url)
+    setup = Database(url)
+    async with setup.transaction() as tx:
         await tx.execute(text(CHANGES_DDL))
+        await tx.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    await setup.dispose()
+    return path
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Database]:
+    path = tmp_path / "events.db"
+    shutil.copyfile(sqlite_template, path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
     yield db
     await db.dispose()
 
 
 @pytest.fixture
-async def memory_bus() -> AsyncIterator[MemoryBus]:
-    bus = MemoryBus()
+async def memory_bus(sqlite_db: Database) -> AsyncIterator[MemoryBus]:
+    bus = MemoryBus(sqlite_db.url)
     await bus.start()
     yield bus
     await bus.close()

@@ -49,19 +49,29 @@ async def change_then_fail(tx: AsyncSession, bus: EventBus, seq: int, event: Eve
     raise Boom
 
 
-async def test_delivers_after_commit_only(pg_bus: PostgresBus, pg_db: Database) -> None:
+async def test_delivers_after_commit_only_and_never_skips_a_late_commit(
+    pg_bus: PostgresBus, pg_db: Database
+) -> None:
     async with pg_bus.subscribe() as events:
         event = Event("changes.created", {"seq": 1})
         marker = Event("test.marker", {})
         async with pg_db.transaction() as tx:
             await change(tx, 1)
             await pg_bus.publish(tx, event)
-            # Sent and committed on another connection while the transaction is still open:
-            # it must overtake the transaction's event.
+            # Committed on another connection while the older transaction is still open, with
+            # a higher seq: handing it out now would let the reader's position pass the
+            # older transaction's event, which commits later. It waits for it instead.
             await pg_bus.publish_now(marker)
-            assert await anext(events) == marker
+            await asyncio.sleep(0.3)
+            assert events.pending == 0
 
-        assert await anext(events) == event
+        first, second = await anext(events), await anext(events)
+        assert [first, second] == [event, marker]
+        assert first.position is not None and second.position is not None
+        # The event's seq is the lower, yet it committed last: a reader of seq > last would
+        # have skipped it once it had handed out the marker.
+        assert first.position.seq < second.position.seq
+        assert first.position < second.position
 
 
 async def test_rolled_back_changes_publish_nothing(pg_bus: PostgresBus, pg_db: Database) -> None:
@@ -240,3 +250,54 @@ async def test_listener_keeps_retrying_while_the_database_refuses_it(
         logger.removeHandler(failed)
         await admin.close()
         await bus.close()
+
+
+async def test_events_committed_while_the_listener_is_down_arrive_after_it_reconnects(
+    pg_db: Database, pg_url: str
+) -> None:
+    # No polling to speak of: only the reconnect's read of the log can bring them.
+    bus = PostgresBus(pg_url, poll=60, reconnect_delay=0.05, reconnect_delay_max=0.05)
+    await bus.start()
+    url = make_url(pg_url)
+    admin = await asyncpg.connect(asyncpg_dsn(url.set(database="postgres").render_as_string()))
+    sent = [Event("changes.created", {"seq": n}) for n in range(3)]
+    try:
+        async with bus.subscribe(["changes.created"]) as events:
+            killed = await bus.wait_listening()
+            # The listener cannot come back until allowed; the tests' pool keeps its connection.
+            await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+            try:
+                await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+                # Committed while no listener is connected: their NOTIFYs reach no one.
+                for n, event in enumerate(sent):
+                    await commit_change(pg_db, bus, 100 + n, event)
+                await asyncio.sleep(0.3)
+                assert bus.reconnects == 0
+                assert events.pending == 0
+            finally:
+                await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+            received = [await asyncio.wait_for(anext(events), 10) for _ in sent]
+            assert received == sent
+            assert bus.reconnects == 1
+    finally:
+        await admin.close()
+        await bus.close()
+
+
+async def test_a_new_subscriber_gets_what_commits_after_it_enters_and_nothing_before(
+    pg_bus: PostgresBus, pg_db: Database
+) -> None:
+    late = Event("changes.created", {"seq": "late"})
+    before = Event("changes.created", {"seq": "before"})
+    after = Event("changes.created", {"seq": "after"})
+    async with pg_db.transaction() as tx:
+        await change(tx, 1)
+        await pg_bus.publish(tx, late)  # lower position, commits last
+        await pg_bus.publish_now(before)  # committed, but held back behind tx
+        async with pg_bus.subscribe(["changes.created"]) as events:
+            await tx.commit()
+            await pg_bus.publish_now(after)
+            received = [await anext(events), await anext(events)]
+            await asyncio.sleep(0.2)
+            assert events.pending == 0
+    assert received == [late, after]
