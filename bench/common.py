@@ -38,6 +38,15 @@ def sent_ns_of(correlation: str | None) -> int | None:
     return int(part) if part.isdigit() else None
 
 
+def tag_of(correlation: str) -> int:
+    """The worker and sequence number of a correlation id as one integer (0 if it has none):
+    with the send time, what tells one PATCH's copies from another's at every eMSP."""
+    parts = correlation.split("-")
+    if len(parts) != 4 or not parts[2].isdigit() or not parts[3].isdigit():
+        return 0
+    return int(parts[2]) * 1_000_000_000 + int(parts[3])
+
+
 def require_loopback(url: str) -> str:
     """Refuses any URL whose host is not a loopback address: the benchmark stays on this host."""
     host = urlsplit(url).hostname or ""

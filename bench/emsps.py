@@ -33,6 +33,7 @@ from bench.common import (
     register,
     sent_ns_of,
     serving,
+    tag_of,
     token_header,
 )
 
@@ -70,6 +71,7 @@ class Emsp:
     token_b: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     sent: array[int] = field(default_factory=lambda: array("q"))
     lag: array[int] = field(default_factory=lambda: array("q"))
+    tag: array[int] = field(default_factory=lambda: array("q"))
     patches: int = 0
     untraced: int = 0
     other: int = 0
@@ -118,12 +120,14 @@ class Emsp:
         method, path = scope["method"], scope["path"]
         if method == "PATCH" and path.startswith("/locations/"):
             self.patches += 1
-            sent = sent_ns_of(headers.get(b"x-correlation-id", b"").decode())
+            correlation = headers.get(b"x-correlation-id", b"").decode()
+            sent = sent_ns_of(correlation)
             if sent is None:
                 self.untraced += 1
             elif len(self.sent) < MAX_RECORDS:
                 self.sent.append(sent)
                 self.lag.append(arrived - sent)
+                self.tag.append(tag_of(correlation))
             await _answer(send, self._ok_envelope(arrived))
             return
         self.other += 1
@@ -174,7 +178,26 @@ class Control:
         query = parse_qs(scope.get("query_string", b"").decode())
         from_ns = int(query.get("from_ns", ["0"])[0])
         to_ns = int(query.get("to_ns", [str(2**62)])[0])
+        if scope["path"] == "/last-copy":
+            await _answer(send, orjson.dumps(self.last_copy(from_ns, to_ns)))
+            return
         await _answer(send, orjson.dumps([e.stats(from_ns, to_ns) for e in self.emsps]))
+
+    def last_copy(self, from_ns: int, to_ns: int) -> dict[str, Any]:
+        """Per PATCH sent in [from_ns, to_ns): the time from the CPO's request to the copy
+        that reached the last of the eMSPs (PATCHes some eMSP did not get are counted apart)."""
+        latest: dict[tuple[int, int], tuple[int, int]] = {}
+        for emsp in self.emsps:
+            for sent, lag, tag in zip(emsp.sent, emsp.lag, emsp.tag, strict=True):
+                if from_ns <= sent < to_ns:
+                    seen, slowest = latest.get((sent, tag), (0, 0))
+                    latest[(sent, tag)] = (seen + 1, max(slowest, lag))
+        everyone = [lag for seen, lag in latest.values() if seen >= len(self.emsps)]
+        return {
+            "patches": len(everyone),
+            "incomplete": len(latest) - len(everyone),
+            "lag": latency_summary(everyone),
+        }
 
 
 async def main(config: dict[str, Any]) -> None:

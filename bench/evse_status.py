@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from bench.machine import BackendTracker, CpuSample, describe
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 EMSP_PARTIES = ("EMA", "EMB", "EMC")
+Platform = tuple[str, str, str]  # role, country code, party id
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -58,6 +60,9 @@ class Options:
     py_spy: Path | None
     profile_dir: Path
     keep_logs: bool
+    targets: list[str]
+    rounds: int
+    workers: list[int]
 
 
 # --- databases -------------------------------------------------------------------------------
@@ -242,13 +247,75 @@ async def settled_stats(control_url: str, window: tuple[int, int]) -> list[dict[
     return stats
 
 
+async def emsp_last_copy(control_url: str, window: tuple[int, int]) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as client:
+        answer = await client.get(
+            f"{require_loopback(control_url)}/last-copy",
+            params={"from_ns": window[0], "to_ns": window[1]},
+        )
+    found: dict[str, Any] = answer.json()
+    return found
+
+
 def cpo_parties(count: int) -> list[str]:
     if not 1 <= count <= 100:
         raise BenchError("--cpos must be between 1 and 100")
     return [f"C{n:02d}" for n in range(count)]
 
 
-async def run_one(options: Options, kind: str, concurrency: int) -> dict[str, Any]:
+async def start_hub(
+    env: dict[str, str], folder: Path, versions_url: str, workers: int, platforms: list[Platform]
+) -> tuple[Child, list[str]]:
+    """``incar serve`` as deployed, and the platforms onboarded with ``incar platform add``."""
+    args = [str(BIN / "incar"), "serve", "--hub-only"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    hub = await spawn("hub", args, env, folder)
+    await wait_until_up(versions_url, hub)
+    return hub, await onboard_all(env, platforms)
+
+
+async def spawn_child(
+    module: str, folder: Path, env: dict[str, str], config: dict[str, Any]
+) -> Child:
+    """``python -m bench.MODULE CONFIG.json``, its log in ``folder``."""
+    path = folder / f"{module}.json"
+    path.write_bytes(orjson.dumps(config))
+    return await spawn(module, [sys.executable, "-m", f"bench.{module}", str(path)], env, folder)
+
+
+async def start_floor(
+    env: dict[str, str],
+    folder: Path,
+    *,
+    port: int,
+    database_url: str,
+    options: Options,
+    workers: int,
+    platforms: list[Platform],
+) -> tuple[Child, list[str]]:
+    """``bench.floor`` on the same port and database, with tokens A issued here."""
+    tokens = [secrets.token_urlsafe(24) for _ in platforms]
+    floor = await spawn_child(
+        "floor",
+        folder,
+        env,
+        {
+            "url": f"http://{LOOPBACK}:{port}",
+            "port": port,
+            "database_url": database_url,
+            "tokens_a": dict(zip(tokens, platforms, strict=True)),
+            "workers": workers,
+            "max_seconds": options.warmup + options.duration + 900,
+        },
+    )
+    await floor.event("ready", 60)
+    return floor, tokens
+
+
+async def run_one(
+    options: Options, kind: str, concurrency: int, target: str = "hub", workers: int = 1
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="incar-bench-") as tmp:
         folder = Path(tmp)
         async with database(kind, folder, options.postgres_url) as (url, version):
@@ -258,56 +325,59 @@ async def run_one(options: Options, kind: str, concurrency: int) -> dict[str, An
             versions_url = f"{hub_url}/ocpi/versions"
             children: list[Child] = []
             try:
-                hub = await spawn("hub", [str(BIN / "incar"), "serve", "--hub-only"], env, folder)
-                children.append(hub)
-                await wait_until_up(versions_url, hub)
                 cpos = cpo_parties(options.cpos)
-                tokens = await onboard_all(
-                    env,
-                    [("EMSP", "DE", p) for p in EMSP_PARTIES] + [("CPO", "NL", p) for p in cpos],
-                )
-                emsp_config = folder / "emsps.json"
-                emsp_config.write_bytes(
-                    orjson.dumps(
-                        {
-                            "hub_versions_url": versions_url,
-                            "parties": list(EMSP_PARTIES),
-                            "tokens": tokens[: len(EMSP_PARTIES)],
-                            "max_seconds": options.warmup + options.duration + 600,
-                        }
+                platforms: list[Platform] = [("EMSP", "DE", p) for p in EMSP_PARTIES] + [
+                    ("CPO", "NL", p) for p in cpos
+                ]
+                if target == "hub":
+                    hub, tokens = await start_hub(env, folder, versions_url, workers, platforms)
+                else:
+                    hub, tokens = await start_floor(
+                        env,
+                        folder,
+                        port=port,
+                        database_url=url,
+                        options=options,
+                        workers=workers,
+                        platforms=platforms,
                     )
-                )
-                emsps = await spawn(
-                    "emsps", [sys.executable, "-m", "bench.emsps", str(emsp_config)], env, folder
+                children.append(hub)
+                emsps = await spawn_child(
+                    "emsps",
+                    folder,
+                    env,
+                    {
+                        "hub_versions_url": versions_url,
+                        "parties": list(EMSP_PARTIES),
+                        "tokens": tokens[: len(EMSP_PARTIES)],
+                        "max_seconds": options.warmup + options.duration + 600,
+                    },
                 )
                 children.append(emsps)
                 control_url = (await emsps.event("ready", 60))["control_url"]
-                cpo_config = folder / "cpos.json"
-                cpo_config.write_bytes(
-                    orjson.dumps(
-                        {
-                            "hub_versions_url": versions_url,
-                            "cpos": list(zip(cpos, tokens[len(EMSP_PARTIES) :], strict=True)),
-                            "locations_per_cpo": options.locations_per_cpo,
-                            "evses_per_location": options.evses_per_location,
-                            "concurrency": concurrency,
-                            "warmup": options.warmup,
-                            "duration": options.duration,
-                            "max_seconds": options.warmup + options.duration + 300,
-                        }
-                    )
-                )
-                load = await spawn(
-                    "cpos", [sys.executable, "-m", "bench.cpos", str(cpo_config)], env, folder
+                load = await spawn_child(
+                    "cpos",
+                    folder,
+                    env,
+                    {
+                        "hub_versions_url": versions_url,
+                        "cpos": list(zip(cpos, tokens[len(EMSP_PARTIES) :], strict=True)),
+                        "locations_per_cpo": options.locations_per_cpo,
+                        "evses_per_location": options.evses_per_location,
+                        "concurrency": concurrency,
+                        "warmup": options.warmup,
+                        "duration": options.duration,
+                        "max_seconds": options.warmup + options.duration + 300,
+                    },
                 )
                 children.append(load)
                 ready = await load.event("ready", 180)
                 measuring = await load.event("measuring", options.warmup + 60)
-                pids = {"hub": hub.pid, "load generator": load.pid, "emsps": emsps.pid}
+                pids = {target: hub.pid, "load generator": load.pid, "emsps": emsps.pid}
                 pg_name = make_url(url).database if kind == "postgres" else None
                 tracker = BackendTracker(pg_name) if pg_name else None
                 before = CpuSample.take(pids, tracker)
-                profiler = await start_profiler(options, hub.pid, kind, concurrency)
+                profiler = await start_profiler(options, hub.pid, f"{target}-{kind}", concurrency)
                 end_ns = int(measuring["measure_to_ns"])
                 for _ in range(int(options.duration / 0.5) + 2):
                     remaining = (end_ns - now_ns()) / 1e9
@@ -323,14 +393,19 @@ async def run_one(options: Options, kind: str, concurrency: int) -> dict[str, An
                     await asyncio.wait_for(profiler.wait(), 60)
                 window = (int(result["measure_from_ns"]), int(result["measure_to_ns"]))
                 copies = await settled_stats(control_url, window)
+                last_copy = await emsp_last_copy(control_url, window)
             finally:
                 for child in reversed(children):
                     await child.stop()
-                hub_log = (folder / "hub.log").read_text(errors="replace") if children else ""
+                log_file = folder / f"{target}.log"
+                hub_log = log_file.read_text(errors="replace") if log_file.exists() else ""
                 if options.keep_logs:
-                    keep_logs(folder, options.profile_dir / f"logs-{kind}-c{concurrency}")
+                    keep_logs(folder, options.profile_dir / f"logs-{target}-{kind}-c{concurrency}")
     return summarize(
         options,
+        target=target,
+        workers=workers,
+        last_copy=last_copy,
         kind=kind,
         version=version,
         concurrency=concurrency,
@@ -377,6 +452,9 @@ async def start_profiler(
 def summarize(
     options: Options,
     *,
+    target: str,
+    workers: int,
+    last_copy: dict[str, Any],
     kind: str,
     version: str,
     concurrency: int,
@@ -391,7 +469,11 @@ def summarize(
     log_problems = [
         line for line in hub_log.splitlines() if " ERROR " in line or " WARNING " in line
     ]
+    acked = int(result["acked"])
+    per_patch = 1000 * options.duration / acked if acked else None
     return {
+        "target": target,
+        "workers": workers,
         "database": version,
         "concurrency": concurrency,
         "cpos": ready["cpos"],
@@ -416,6 +498,14 @@ def summarize(
             for c in copies
         ],
         "cpu_cores": cores,
+        # CPU ms of the server's process (all its workers) and of PostgreSQL's backends per
+        # acknowledged PATCH, its three copies included.
+        "cpu_ms_per_patch": round(cores.get(target, 0.0) * per_patch, 2) if per_patch else None,
+        "postgres_ms_per_patch": round(cores["postgres"] * per_patch, 2)
+        if per_patch and "postgres" in cores
+        else None,
+        # From the CPO sending the PATCH to its copy reaching the last of the three eMSPs.
+        "last_copy": last_copy,
         "pg_connections_opened": pg_connections_opened,
         "hub_log_problems": len(log_problems),
         "hub_log_examples": log_problems[:5],
@@ -436,7 +526,8 @@ def report_machine(machine: dict[str, Any]) -> None:
 def report_run(run: dict[str, Any]) -> None:
     latency = run["latency_ms"]
     print(
-        f"\n== {run['database']}, concurrency {run['concurrency']}, {run['cpos']} CPOs, "
+        f"\n== {run['target']} ({run['workers']} worker{'s' if run['workers'] > 1 else ''}), "
+        f"{run['database']}, concurrency {run['concurrency']}, {run['cpos']} CPOs, "
         f"{run['evses']} EVSEs, {run['duration_s']:g} s measured after {run['warmup_s']:g} s"
         f" warm-up{' (under py-spy)' if run['profiled'] else ''}"
     )
@@ -461,8 +552,82 @@ def report_run(run: dict[str, Any]) -> None:
         print(f"    e.g. {example}")
     cores = ", ".join(f"{k} {v}" for k, v in run["cpu_cores"].items())
     print(f"  CPU cores used: {cores}")
+    last = run["last_copy"]
+    postgres = run["postgres_ms_per_patch"]
+    print(
+        f"  CPU per PATCH: {run['target']} {run['cpu_ms_per_patch']} ms"
+        + (f", PostgreSQL {postgres} ms" if postgres is not None else "")
+        + f"; CPO request to last eMSP's copy: p50 {last['lag']['p50_ms']} ms, "
+        f"p99 {last['lag']['p99_ms']} ms ({last['patches']} PATCHes reached all three, "
+        f"{last['incomplete']} not)"
+    )
     if run["pg_connections_opened"] is not None:
         print(f"  PostgreSQL connections opened while measuring: {run['pg_connections_opened']}")
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def comparisons(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per database, workers and concurrency: the hub's runs beside the floor's (means over the
+    rounds), and the ratio of their CPU per PATCH."""
+    groups: dict[tuple[str, int, int], dict[str, list[dict[str, Any]]]] = {}
+    for run in runs:
+        key = (run["database"], run["workers"], run["concurrency"])
+        groups.setdefault(key, {}).setdefault(run["target"], []).append(run)
+    found = []
+    for (db, workers, concurrency), by_target in groups.items():
+        row: dict[str, Any] = {"database": db, "workers": workers, "concurrency": concurrency}
+        for target, its in by_target.items():
+            row[target] = {
+                "runs": len(its),
+                "patches_per_s": round(_mean([r["patches_per_s"] for r in its]), 1),
+                "cpu_ms_per_patch": round(_mean([r["cpu_ms_per_patch"] or 0 for r in its]), 2),
+                "postgres_ms_per_patch": round(
+                    _mean([r["postgres_ms_per_patch"] or 0 for r in its]), 2
+                )
+                if its[0]["postgres_ms_per_patch"] is not None
+                else None,
+                "last_copy_p50_ms": round(_mean([r["last_copy"]["lag"]["p50_ms"] for r in its]), 1),
+                "last_copy_p99_ms": round(_mean([r["last_copy"]["lag"]["p99_ms"] for r in its]), 1),
+            }
+        if "hub" in row and "floor" in row and row["floor"]["cpu_ms_per_patch"]:
+            row["ratio"] = round(
+                row["hub"]["cpu_ms_per_patch"] / row["floor"]["cpu_ms_per_patch"], 2
+            )
+        found.append(row)
+    return found
+
+
+def report_comparisons(rows: list[dict[str, Any]]) -> None:
+    print("\n== hub beside the floor (means over the rounds; ratio = hub / floor CPU per PATCH)")
+    print(
+        "database | workers | in flight | target | PATCH/s | CPU ms/PATCH | PostgreSQL ms/PATCH"
+        " | last copy p50 / p99 ms | ratio"
+    )
+    for row in rows:
+        for target in ("hub", "floor"):
+            if target not in row:
+                continue
+            its = row[target]
+            postgres = its["postgres_ms_per_patch"]
+            print(
+                f"{row['database']} | {row['workers']} | {row['concurrency']} | {target} | "
+                f"{its['patches_per_s']:.0f} | {its['cpu_ms_per_patch']:.2f} | "
+                f"{'-' if postgres is None else f'{postgres:.2f}'} | "
+                f"{its['last_copy_p50_ms']} / {its['last_copy_p99_ms']} | "
+                f"{row.get('ratio', '-') if target == 'hub' else ''}"
+            )
+    by_key = {(r["database"], r["concurrency"], r["workers"]): r for r in rows}
+    for (db, concurrency, workers), row in by_key.items():
+        one = by_key.get((db, concurrency, 1))
+        if workers == 1 or one is None:
+            continue
+        for target in ("hub", "floor"):
+            if target in row and target in one and one[target]["patches_per_s"]:
+                scale = row[target]["patches_per_s"] / one[target]["patches_per_s"]
+                print(f"{db}, {target}: {workers} workers give {scale:.2f}x the PATCH/s of one")
 
 
 async def main_async(options: Options) -> int:
@@ -470,19 +635,29 @@ async def main_async(options: Options) -> int:
     kinds = ["sqlite", "postgres"] if options.database == "both" else [options.database]
     runs: list[dict[str, Any]] = []
     for kind in kinds:
-        for concurrency in options.concurrency:
-            run = await run_one(options, kind, concurrency)
-            runs.append(run)
-            machine.setdefault("databases", [])
-            if run["database"] not in machine["databases"]:
-                machine["databases"].append(run["database"])
-            if len(runs) == 1:
-                report_machine({**machine, "databases": []})
-            report_run(run)
+        for workers in options.workers:
+            for concurrency in options.concurrency:
+                for _ in range(options.rounds):
+                    for target in options.targets:
+                        run = await run_one(options, kind, concurrency, target, workers)
+                        runs.append(run)
+                        machine.setdefault("databases", [])
+                        if run["database"] not in machine["databases"]:
+                            machine["databases"].append(run["database"])
+                        if len(runs) == 1:
+                            report_machine({**machine, "databases": []})
+                        report_run(run)
+    rows = comparisons(runs)
+    report_comparisons(rows)
+    machine["loadavg_at_end"] = [f"{value:.2f}" for value in os.getloadavg()]
     print("\ndatabases: " + ", ".join(machine.get("databases", [])))
+    print(f"load average at end: {' '.join(machine['loadavg_at_end'])}")
     if options.json is not None:
         options.json.write_bytes(
-            orjson.dumps({"machine": machine, "runs": runs}, option=orjson.OPT_INDENT_2)
+            orjson.dumps(
+                {"machine": machine, "runs": runs, "comparisons": rows},
+                option=orjson.OPT_INDENT_2,
+            )
         )
         print(f"results written to {options.json}")
     return 0
@@ -513,6 +688,22 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--profile-dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--keep-logs", action="store_true", help="copy the processes' logs")
+    parser.add_argument(
+        "--target",
+        choices=["hub", "floor", "both"],
+        default="both",
+        help="the hub, the floor (bench/floor.py), or both in alternating runs (both)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternations of hub and floor per setting (1)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="server processes (1); more than 1 needs `incar serve --workers`",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= 3600 or not 0 <= args.warmup <= 600:
         parser.error("--duration must be 1..3600 s and --warmup 0..600 s")
@@ -520,6 +711,8 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         parser.error("--concurrency must be 1..1000")
     if args.cpos * args.locations_per_cpo < max(args.concurrency):
         parser.error("need at least as many locations (cpos x locations-per-cpo) as concurrency")
+    if not 1 <= args.rounds <= 20 or any(not 1 <= w <= 16 for w in args.workers):
+        parser.error("--rounds must be 1..20 and --workers 1..16")
     if not 1 <= args.evses_per_location <= 50 or not 1 <= args.locations_per_cpo <= 1000:
         parser.error("--evses-per-location must be 1..50 and --locations-per-cpo 1..1000")
     return Options(
@@ -535,6 +728,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         py_spy=args.py_spy,
         profile_dir=args.profile_dir,
         keep_logs=args.keep_logs,
+        targets=["hub", "floor"] if args.target == "both" else [args.target],
+        rounds=args.rounds,
+        workers=args.workers,
     )
 
 

@@ -50,6 +50,27 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def tree_seconds(pid: int) -> float:
+    """CPU seconds of a process and of every live descendant (a server's worker processes)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    for _ in range(10_000):
+        if not todo:
+            break
+        current = todo.pop()
+        total += process_seconds(current)
+        todo.extend(parents.get(current, []))
+    return total
+
+
 def backends(database: str) -> dict[int, float]:
     """CPU seconds of each PostgreSQL backend serving ``database`` (found by process title)."""
     found: dict[int, float] = {}
@@ -103,7 +124,7 @@ class CpuSample:
 
     @classmethod
     def take(cls, pids: dict[str, int], postgres: BackendTracker | None = None) -> CpuSample:
-        processes = {name: process_seconds(pid) for name, pid in pids.items()}
+        processes = {name: tree_seconds(pid) for name, pid in pids.items()}
         if postgres is not None:
             postgres.sample()
             processes["postgres"] = postgres.seconds()

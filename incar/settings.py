@@ -75,6 +75,15 @@ def _non_negative_seconds(name: str, default: float) -> float:
     return value
 
 
+def _metrics_token(name: str) -> str:
+    """A bearer token for /metrics: sent in a header, so printable ASCII without spaces; short
+    ones would be guessable."""
+    raw = os.environ.get(name, "")
+    if raw and (len(raw) < 16 or not all("!" <= c <= "~" for c in raw)):
+        raise SettingsError(f"{name} must be at least 16 printable ASCII characters without spaces")
+    return raw
+
+
 def _trusted_issuers(name: str) -> tuple[TrustedIssuer, ...]:
     """Inline JSON (it starts with "[", or "{" to be told it must be a list) or a file's path."""
     raw = os.environ.get(name, "").strip()
@@ -129,6 +138,9 @@ class Settings:
     #: a failed push is not retried; check 58). Within that time the latest copy of an object
     #: is attempted again with a growing pause; after it the receiver is cued as without it.
     owed_retry_for: float = 0.0
+    #: The bearer token a scraper of /metrics must send; empty, /metrics answers loopback
+    #: clients only (ocpi_adapter/metrics.py).
+    metrics_token: str = ""
     validation: ValidationMode = "validating"
     command_grace: float = 60.0
     event_bus: str = "memory"
@@ -259,6 +271,7 @@ class Settings:
             owed_poll=_seconds("INCAR_OWED_POLL", 5.0),
             owed_per_receiver=_positive_int("INCAR_OWED_PER_RECEIVER", 64),
             owed_retry_for=_non_negative_seconds("INCAR_OWED_RETRY_FOR", 0.0),
+            metrics_token=_metrics_token("INCAR_METRICS_TOKEN"),
             validation=validation,  # type: ignore[arg-type]
             command_grace=_float("INCAR_COMMAND_GRACE", 60.0),
             event_bus=event_bus,

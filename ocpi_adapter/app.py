@@ -18,7 +18,7 @@ from incar.columns import utcnow
 from incar.http_limits import CLOSED_BY_SERVER
 from incar.runtime import Runtime
 from incar.settings import Settings
-from ocpi_adapter import via
+from ocpi_adapter import metrics, via
 from ocpi_adapter.client import PeerClient
 from ocpi_adapter.context import Hub
 from ocpi_adapter.credentials.routes import MOUNT as CREDENTIALS
@@ -135,6 +135,7 @@ def create_app(
     version_routes: list[BaseRoute] = [
         *versions_routes(),
         *ledger_consistency.ROUTES,
+        *metrics.ROUTES,
         *(_under(VERSION_PREFIX, route) for m in mounts for route in m.routes),
     ]
     app = Starlette(

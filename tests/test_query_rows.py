@@ -252,6 +252,29 @@ async def test_rows_follow_every_change_of_a_location(net: Net) -> None:
     rows = await net.agree("QR1")
     assert (rows["E1"]["status"], rows["E1"]["max_power_kw"]) == ("CHARGING", 50.0)
 
+    # PATCH of one EVSE without connectors changes that EVSE's row alone (the hub reads and
+    # writes only it), whatever of its facts the PATCH moves; one with connectors, all of it.
+    await net.cpo_sends(
+        "PATCH",
+        "QR1/E2",
+        {
+            "capabilities": ["RESERVABLE"],
+            "coordinates": {"latitude": "60.200000", "longitude": "25.000000"},
+            "status": "BLOCKED",
+            "last_updated": stamp(4),
+        },
+    )
+    rows = await net.agree("QR1")
+    assert (rows["E2"]["reservable"], rows["E2"]["status"]) == (True, "BLOCKED")
+    assert rows["E2"]["latitude"] == pytest.approx(60.2)
+    await net.cpo_sends(
+        "PATCH",
+        "QR1/E2",
+        {"connectors": [dc_connector("9", 4, max_electric_power=60000)], "last_updated": stamp(4)},
+    )
+    rows = await net.agree("QR1")
+    assert (set(rows["E2"]["connectors"]), rows["E2"]["max_power_kw"]) == ({"9"}, 60.0)
+
     # PUT of a new EVSE, PUT replacing one (its connectors replaced), PUT of a new Connector.
     await net.cpo_sends(
         "PUT",

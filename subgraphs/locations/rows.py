@@ -221,6 +221,41 @@ async def sync(
     await tx.flush()
 
 
+async def sync_evse(
+    tx: AsyncSession,
+    *,
+    location_pk: int,
+    key: Mapping[str, str],
+    document: Mapping[str, Any],
+    evse_uid: str,
+) -> None:
+    """``sync`` after a change of one EVSE that left its connectors as they were (an EVSE
+    PATCH without ``connectors``, the hot path of status updates): one read, of that EVSE's
+    row, and its UPDATE if a value differs.
+
+    Falls back to the whole Location's ``sync`` where another row could have changed too: an
+    EVSE without a last_updated of its own takes the Location's (which the change moved), and
+    a row not there yet is made by ``sync`` with its connectors."""
+    evses = document.get("evses") or []
+    wanted = [facts for facts in derive(document) if facts.evse_key == evse_uid.upper()]
+    own_stamps = all(isinstance(e.get("last_updated"), str) for e in evses)
+    row = None
+    if wanted and own_stamps:
+        row = (
+            await tx.execute(
+                select(EvseRow).where(
+                    col(EvseRow.location_pk) == location_pk,
+                    col(EvseRow.evse_key) == wanted[0].evse_key,
+                )
+            )
+        ).scalar_one_or_none()
+    if row is None:
+        await sync(tx, location_pk=location_pk, key=key, document=document)
+        return
+    _assign(row, wanted[0].columns())
+    await tx.flush()
+
+
 def _assign(row: Any, values: Mapping[str, Any]) -> None:
     """Sets only what differs, so that an unchanged row costs no UPDATE."""
     for name, value in values.items():

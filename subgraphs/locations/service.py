@@ -85,13 +85,22 @@ async def _store(
     last_updated: datetime,
     document: dict[str, Any],
     before: dict[str, Any] | None,
+    *,
+    only_evse: str | None = None,
 ) -> Outcome:
+    """Stores the Location and brings its search rows along; ``only_evse`` says the change
+    touched that EVSE alone and not its connectors (so only its row can differ)."""
     outcome, row = await documents.upsert(
         tx, Location, key=key, last_updated=last_updated, data=document
     )
     if outcome is not Outcome.STALE:
         assert row.pk is not None
-        await rows.sync(tx, location_pk=row.pk, key=key, document=row.data)
+        if only_evse is None:
+            await rows.sync(tx, location_pk=row.pk, key=key, document=row.data)
+        else:
+            await rows.sync_evse(
+                tx, location_pk=row.pk, key=key, document=row.data, evse_uid=only_evse
+            )
         await events.publish(
             tx,
             TOPIC_LOCATION,
@@ -208,7 +217,9 @@ async def upsert_evse(
         evses[index] = new
     stamp = _parent_stamp(before, evse["last_updated"])
     document = {**before, "evses": evses, "last_updated": stamp}
-    return await _store(tx, key, parse_timestamp(stamp), document, before)
+    # A PATCH that names no connectors (a status update) changes this EVSE's row alone.
+    only = evse_uid if index is not None and not replace and "connectors" not in evse else None
+    return await _store(tx, key, parse_timestamp(stamp), document, before, only_evse=only)
 
 
 async def upsert_connector(
