@@ -15,10 +15,11 @@ from pathlib import Path
 
 import httpx
 import orjson
+from starlette.responses import Response
 
 from incar.settings import Settings
 from incar_cli.workers import refusal
-from tests.peers.strict.peer import StrictPeer, running_peer
+from tests.peers.strict.peer import Received, StrictPeer, ocpi, running_peer
 from tests.support.graphql_ws import until
 from tests.support.hub_process import (
     INCAR,
@@ -168,7 +169,18 @@ async def test_a_burst_across_processes_reaches_the_receiver_once_each_in_order(
 ) -> None:
     from tests.conformance.support import location
 
-    async with two_hubs(pg_url, tmp_path) as hubs, registered(pg_url, hubs[0]) as (cpo, emsp):
+    # A slow receiver keeps each copy in flight while the other process has the next one, and
+    # a short poll hands every process the copies the other holds.
+    async with (
+        two_hubs(pg_url, tmp_path, INCAR_OWED_POLL="0.2") as hubs,
+        registered(pg_url, hubs[0]) as (cpo, emsp),
+    ):
+
+        async def slowly(_: Received) -> Response:
+            await asyncio.sleep(0.1)
+            return ocpi()
+
+        emsp.on("PATCH", "/locations/receiver", slowly)
         url = "/ocpi/2.2.1/locations/receiver/FI/CPW/X1"
         put = await cpo.call("PUT", hubs[0].url + url, to=emsp.hub_party, json=location(*CPO, "X1"))
         assert put.json()["status_code"] == 1000, put.text
