@@ -13,9 +13,9 @@ Where several hub processes share the database (``membership.shared``), each cop
 by one of them with a conditional UPDATE: only if it is still unclaimed and no earlier copy of
 its lane is left in the table, whichever process wrote or holds that one. So every copy goes
 once and a lane's order holds across processes; a claim refused for an earlier copy waits and
-asks again. Nothing is written claimed already then (the writer cannot see the other
-processes' lanes). Copies left ``sending`` by a member that died (its lock gone, see
-membership.py) are recovered by the others' poll, as at a start.
+asks again. A copy is written claimed already only if no earlier copy of its lane is left
+(record.py). Copies left ``sending`` by a member that died (its lock gone, see membership.py)
+are recovered by the others' poll, as at a start.
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("incar.hub.owed")
 
 TABLE = OwedCopy.__table__  # type: ignore[attr-defined]
-EARLIER = TABLE.alias("earlier")
 Write = Callable[[AsyncSession], Awaitable[None]]
 
 #: The pause before asking again for a copy behind an earlier one of its lane, doubling.
@@ -151,6 +150,14 @@ class OwedSender:
         self._last_cue: dict[int, float] = {}
         self.figures: dict[int, Figures] = {}
 
+    @property
+    def member_id(self) -> int:
+        return self.hub.membership.member_id
+
+    @property
+    def shared(self) -> bool:
+        return self.hub.membership.shared
+
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
         await self._recover()
@@ -233,8 +240,6 @@ class OwedSender:
 
     def ready(self, copy: Owed) -> bool:
         """Whether a copy owed now would be attempted at once: its lane idle, a slot free."""
-        if self.hub.membership.shared:
-            return False
         slot = self._slots.get(copy.receiver_platform_id)
         return copy.lane not in self._lanes and (slot is None or not slot.locked())
 
@@ -487,11 +492,7 @@ class OwedSender:
                 or_(TABLE.c.claimed_by == me, TABLE.c.next_attempt_at <= utcnow()),
             ),
         )
-        first_of_lane = ~exists().where(
-            EARLIER.c.receiver_platform_id == TABLE.c.receiver_platform_id,
-            EARLIER.c.object_key == TABLE.c.object_key,
-            EARLIER.c.id < TABLE.c.id,
-        )
+        first_of_lane = ~exists().where(record.BEHIND)
         claimed = set(
             (
                 await tx.execute(
