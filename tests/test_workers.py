@@ -13,6 +13,7 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 from starlette.responses import Response
@@ -31,8 +32,9 @@ from tests.support.hub_process import (
     register_at,
     run_incar,
 )
+from tests.support.serve import platform
 from tests.test_graph_across_processes import pg_url  # noqa: F401 (a fixture)
-from tests.test_platform import alive, children
+from tests.test_platform import alive, children, closed
 
 CPO = ("FI", "CPW")
 EMSP = ("FI", "EMW")
@@ -125,6 +127,36 @@ async def test_workers_share_one_address_and_a_dead_worker_stops_them_all(
             process.kill()
             await process.wait()
         log.close()
+
+
+async def test_workers_with_the_subgraphs_and_the_gateway_once_beside_them(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    async with platform(tmp_path, "--workers", "2", database_url=pg_url) as p:
+        workers = [pid for pid in children(p.process.pid) if _is_worker(pid)]
+        assert len(workers) == 2, p.output()
+        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+            answer = await client.post(
+                p.gateway,
+                json={
+                    "query": "{ stations(near: {latitude: 60.17, longitude: 24.94}) "
+                    "{ totalCount } }"
+                },
+            )
+            assert answer.json() == {"data": {"stations": {"totalCount": 0}}}, answer.text
+            assert (await client.get(f"{p.hub}/ocpi/versions")).status_code == 401
+        p.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(p.process.wait(), 60) == 0, p.output()[-3000:]
+        assert alive(workers) == []
+        for url in (p.gateway, p.subgraphs, p.hub):
+            assert await closed(url), url
+
+
+def _is_worker(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"incar_cli.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
 
 
 async def _up(port: int) -> bool:
@@ -300,3 +332,59 @@ async def test_one_process_checks_still_alive_and_another_takes_over_when_it_die
             before = pings()
             await asyncio.sleep(3.0)
             assert pings() - before >= 3
+
+
+async def test_a_copy_a_living_process_sends_is_left_to_it_and_recovered_when_it_dies(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from tests.conformance.support import location
+
+    async def rows() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+        try:
+            return list(
+                await connection.fetch("SELECT state, claimed_by FROM hub_owed_copy ORDER BY id")
+            )
+        finally:
+            await connection.close()
+
+    async def marks() -> int:
+        connection = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM hub_resync_mark"))
+        finally:
+            await connection.close()
+
+    async with (
+        two_hubs(pg_url, tmp_path, INCAR_OWED_POLL="0.2") as (one, _),
+        registered(pg_url, one) as (cpo, emsp),
+    ):
+        arrived, release = asyncio.Event(), asyncio.Event()
+
+        async def hang(_: Received) -> Response:
+            arrived.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), 60)
+            return ocpi()
+
+        emsp.on("PUT", "/locations/receiver", hang)
+        url = f"{one.url}/ocpi/2.2.1/locations/receiver/FI/CPW/X1"
+        put = await cpo.call("PUT", url, to=emsp.hub_party, json=location(*CPO, "X1"))
+        assert put.json()["status_code"] == 1000, put.text
+        await asyncio.wait_for(arrived.wait(), 20)
+        await asyncio.sleep(1.5)  # several polls of the other process
+        held = await rows()
+        assert [r["state"] for r in held] == ["sending"]
+        assert held[0]["claimed_by"] is not None
+        assert await marks() == 0
+        one.signal(signal.SIGKILL)
+        await one.wait_exit()
+        for _ in range(100):  # the other's poll finds the copy's member gone
+            if not await rows():
+                break
+            await asyncio.sleep(0.1)
+        assert await rows() == []
+        assert await marks() == 1  # its outcome unknown: the receiver is cued to resync
+        assert len(emsp.requests("PUT", "/locations/receiver/FI/CPW/X1")) == 1
+        release.set()
