@@ -64,6 +64,17 @@ def _serve(args: argparse.Namespace) -> int:
     from incar.db import migrate
 
     settings = _settings(args)
+    if args.workers != 1:
+        from incar_cli import platform
+        from incar_cli.workers import refusal
+
+        refused = refusal(settings, args.workers)
+        if refused is not None:
+            print(f"incar serve: {refused}", file=sys.stderr)
+            return 2
+        migrate(settings.database_url)
+        _logging()
+        return asyncio.run(platform.serve_workers(settings, args.workers, hub_only=args.hub_only))
     migrate(settings.database_url)
     _logging()
     if args.hub_only:
@@ -441,6 +452,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--hub-only",
         action="store_true",
         help="run the OCPI hub alone, without the subgraphs and the gateway",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N hub processes on one address (PostgreSQL only; the subgraphs and the gateway"
+        " run once beside them)",
     )
     serve.set_defaults(run=_serve)
 

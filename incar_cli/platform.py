@@ -176,6 +176,110 @@ async def serve(settings: Settings, *, with_gateway: bool = True) -> int:
     return 1 if failed else 0
 
 
+async def serve_workers(settings: Settings, count: int, *, hub_only: bool) -> int:
+    """``count`` hub workers on one address (workers.py), and unless ``hub_only`` the subgraphs
+    and the gateway once, in this process: they read the database and the PostgreSQL bus,
+    which every worker writes, so one of each serves all of them. Until SIGINT/SIGTERM, or
+    until one part stops by itself (then every part stops, exit status 1)."""
+    from incar_cli import workers as hub_workers
+
+    settings = hub_workers.worker_settings(settings)
+    runtime: Runtime | None = None
+    hub: Hub | None = None
+    graph_srv: uvicorn.Server | None = None
+    gateway: GatewayProcess | None = None
+    verifier: AccessTokenVerifier | None = None
+    running: hub_workers.Workers | None = None
+    parts: list[Part] = []
+    failed = True
+    with _signalled() as stop:
+        try:
+            running = await hub_workers.start(settings, count)
+            parts += [
+                Part(f"hub worker {pid}", done)
+                for pid, done in zip(running.pids, running.exits(), strict=True)
+            ]
+            if not hub_only:
+                runtime = Runtime.create(settings)
+                await runtime.start()
+                hub = create_hub(runtime)
+                await hub.callers.follow()
+                chosen = list(subgraphs().values())
+                if settings.oidc_issuers:
+                    verifier = AccessTokenVerifier.from_settings(settings)
+                graph_srv = subgraphs_server(
+                    runtime, hub, chosen, port=settings.subgraphs_port, verifier=verifier
+                )
+                parts.append(await started(graph_srv, "the subgraphs"))
+                path = await asyncio.to_thread(
+                    supergraph, served_at(settings, chosen), settings.data_dir / "graph"
+                )
+                gateway = GatewayProcess(path, port=settings.gateway_port, host=settings.host)
+                await gateway.start()
+                parts.append(Part("the gateway", asyncio.ensure_future(gateway.crashed())))
+            pids = " ".join(map(str, running.pids))
+            print(f"INCAR hub on {settings.base_url} ({count} workers: {pids})", flush=True)
+            if gateway is not None:
+                print(f"subgraphs on {settings.subgraphs_url}/graphql/<name>", flush=True)
+                print(f"GraphQL and GraphiQL on {gateway.url}", flush=True)
+            failed = await _until_stopped(stop, parts)
+        finally:
+            # In the order they depend on each other: the gateway on the subgraphs, the
+            # subgraphs on this process's runtime.
+            if gateway is not None:
+                await gateway.stop()
+            if graph_srv is not None:
+                graph_srv.should_exit = True
+                await asyncio.gather(*(p.done for p in parts if p.name == "the subgraphs"))
+            if running is not None:
+                await running.stop()
+            await _close(hub, runtime, verifier)
+    return 1 if failed else 0
+
+
+async def _close(
+    hub: Hub | None, runtime: Runtime | None, verifier: AccessTokenVerifier | None
+) -> None:
+    if hub is not None:
+        await hub.callers.stop_following()
+        await hub.close()
+    if runtime is not None:
+        await runtime.close()
+    if verifier is not None:
+        await verifier.aclose()
+
+
+@contextlib.contextmanager
+def _signalled() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM, for the life of the block."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield stop
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _until_stopped(stop: asyncio.Event, parts: Sequence[Part]) -> bool:
+    """Waits for a stop signal or for a part to stop by itself (reported; then True)."""
+    waiter = asyncio.ensure_future(stop.wait())
+    finished, _ = await asyncio.wait(
+        [waiter, *(p.done for p in parts)], return_when=asyncio.FIRST_COMPLETED
+    )
+    failed = False
+    for part in parts:
+        if part.done in finished:
+            failed = True
+            detail = _why(part.done)
+            log.error("%s stopped by itself (%s): stopping the platform", part.name, detail)
+            print(f"incar: {part.name} stopped by itself ({detail}); stopping", flush=True)
+    waiter.cancel()
+    return failed
+
+
 def _why(done: asyncio.Future[Any]) -> str:
     if done.cancelled():
         return "cancelled"

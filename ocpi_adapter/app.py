@@ -27,6 +27,7 @@ from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.hubclientinfo.routes import MOUNT as HUBCLIENTINFO
 from ocpi_adapter.hubclientinfo.still_alive import StillAlive
 from ocpi_adapter.ledger import consistency as ledger_consistency
+from ocpi_adapter.membership import membership_of
 from ocpi_adapter.middleware.body_limit import BodyLimitMiddleware
 from ocpi_adapter.middleware.loop_guard import LoopGuardMiddleware
 from ocpi_adapter.middleware.trace import TraceMiddleware
@@ -91,7 +92,8 @@ def create_hub(runtime: Runtime) -> Hub:
             max_answer_bytes=settings.max_answer_bytes,
             via_element=via.element(via.pseudonym(settings.base_url)),
         ),
-        callers=CallerCache(runtime.db),
+        callers=CallerCache(runtime.db, bus=runtime.bus),
+        membership=membership_of(settings.database_url),
     )
     return hub
 
@@ -110,6 +112,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.start()
+        await hub.membership.start()
+        await hub.callers.follow()
         # Before the first request, so CDRs stored before the ledger keep their order in it.
         try:
             await backfill(runtime.db)
@@ -129,6 +133,8 @@ def create_app(
                 await ledger_outbox.stop()
             await still_alive.stop()
             await hub.owed.stop()
+            await hub.callers.stop_following()
+            await hub.membership.close()
             await hub.close()
             await runtime.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from incar.events import EventBus
 from incar.runtime import Runtime
 from incar.settings import Settings
 from ocpi_adapter.client import PeerClient
+from ocpi_adapter.membership import Local, Membership
 from ocpi_adapter.platforms.callers import CallerCache
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ class Hub:
     #: This process's sender of owed copies (None where no hub serves: a command of the CLI
     #: writes owed rows, which the serving hub's sender finds by its poll).
     owed: OwedSender | None = None
+    #: The hub processes sharing the database: who is alive, who leads (membership.py).
+    membership: Membership = field(default_factory=Local)
 
     @property
     def settings(self) -> Settings:

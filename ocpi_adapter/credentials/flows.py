@@ -101,7 +101,7 @@ async def register(hub: Hub, caller: Caller, body: Any) -> dict[str, Any]:
         platform.token_a_digest = None
         changed = await platforms.set_roles(tx, platform=platform, roles=credentials["roles"])
         await _announce(hub, tx, platform, changed)
-    hub.callers.clear()
+    await hub.callers.changed()
     return hub_credentials(hub, token_c)
 
 
@@ -123,7 +123,7 @@ async def update(hub: Hub, caller: Caller, body: Any) -> dict[str, Any]:
             await clientinfo.push(hub, tx, changed)
         else:
             await _announce(hub, tx, platform, changed)
-    hub.callers.clear()
+    await hub.callers.changed()
     return hub_credentials(hub, token_c)
 
 
@@ -141,7 +141,7 @@ async def unregister(hub: Hub, caller: Caller) -> None:
             tx, platform=platform, status=ConnectionStatus.SUSPENDED
         )
         await clientinfo.push(hub, tx, changed)
-    hub.callers.clear()
+    await hub.callers.changed()
 
 
 def _store(
@@ -214,7 +214,7 @@ async def connect(
             if pending is not None:
                 await tx.delete(pending)
         raise
-    hub.callers.clear()
+    await hub.callers.changed()
     return stored
 
 

@@ -1,7 +1,8 @@
 """The still-alive check (mod_hub_client_info): silent platforms get a GET on their versions.
 
 A failure makes the platform OFFLINE, a later success CONNECTED again; either change is pushed
-to the other parties as ClientInfo.
+to the other parties as ClientInfo. Where several hub processes share the database, only the
+leader of the still-alive task checks (membership.py); another takes over when it dies.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ocpi_adapter.client import PeerAuth
 from ocpi_adapter.context import Hub
 from ocpi_adapter.errors import OcpiError
 from ocpi_adapter.hubclientinfo import push as clientinfo
+from ocpi_adapter.membership import STILL_ALIVE
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.platforms.models import Platform
 from ocpi_adapter.types import ConnectionStatus
@@ -42,7 +44,9 @@ class StillAlive:
         while True:
             await asyncio.sleep(self.hub.settings.still_alive_check_period)
             try:
-                await self.check_once()
+                # One process at a time checks (several hub processes share the database).
+                if await self.hub.membership.lead(STILL_ALIVE):
+                    await self.check_once()
             except Exception:
                 log.exception("still-alive round failed")
 
@@ -97,7 +101,7 @@ class StillAlive:
             changed = await platforms.set_status(tx, platform=stored, status=status)
             await clientinfo.push(self.hub, tx, changed)
         if changed:
-            self.hub.callers.clear()
+            await self.hub.callers.changed()
         if status is ConnectionStatus.CONNECTED and self.hub.owed is not None:
             # Reached again: a receiver that missed copies is cued now (owed/resync.py).
             self.hub.owed.recovered(platform.id)

@@ -30,7 +30,11 @@ class OwedCopy(SQLModel, table=True):
     taken from the platform when it is sent: credentials may be renewed in between)."""
 
     __tablename__ = "hub_owed_copy"
-    __table_args__ = (sa.Index("ix_hub_owed_copy_state_id", "state", "id"),)
+    __table_args__ = (
+        sa.Index("ix_hub_owed_copy_state_id", "state", "id"),
+        # Whether an earlier copy of the lane is left (a claim across processes asks).
+        sa.Index("ix_hub_owed_copy_lane", "receiver_platform_id", "object_key", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     receiver_platform_id: int = Field(index=True)
@@ -50,6 +54,9 @@ class OwedCopy(SQLModel, table=True):
     state: State = Field(default=State.OWED, sa_type=StrEnumColumn(State), nullable=False)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    #: The member id (ocpi_adapter.membership) of the hub process that claimed it, where
+    #: several share the database; NULL when unclaimed or claimed by an embedded hub.
+    claimed_by: int | None = None
 
 
 class ResyncMark(SQLModel, table=True):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert
+from sqlalchemy import and_, exists, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar.events.aftercommit import after_commit
@@ -20,6 +20,13 @@ from ocpi_adapter.owed.models import Kind, OwedCopy, State
 
 TABLE = OwedCopy.__table__  # type: ignore[attr-defined]
 _INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
+EARLIER = TABLE.alias("earlier")
+#: Copies with an earlier copy of their lane left in the table (rows of other processes).
+BEHIND = and_(
+    EARLIER.c.receiver_platform_id == TABLE.c.receiver_platform_id,
+    EARLIER.c.object_key == TABLE.c.object_key,
+    EARLIER.c.id < TABLE.c.id,
+)
 
 
 @dataclass(slots=True)
@@ -41,6 +48,7 @@ class Owed:
     attempts: int = 0
     state: State = State.OWED
     next_attempt_at: datetime | None = None
+    claimed_by: int | None = None
 
     @property
     def lane(self) -> tuple[int, str]:
@@ -62,6 +70,7 @@ class Owed:
             "state": self.state,
             "attempts": self.attempts,
             "next_attempt_at": self.next_attempt_at,
+            "claimed_by": self.claimed_by,
         }
 
     @classmethod
@@ -83,6 +92,7 @@ class Owed:
             attempts=row.attempts,
             state=row.state,
             next_attempt_at=row.next_attempt_at,
+            claimed_by=row.claimed_by,
         )
 
 
@@ -100,6 +110,14 @@ def last_updated_of(body: Any) -> datetime | None:
 class Sender(Protocol):
     """The process's sender, as the writers of owed copies see it (owed/sender.py)."""
 
+    @property
+    def member_id(self) -> int:
+        """Its process's member id (membership.py), written into the copies it claims."""
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may hold copies of its lanes."""
+
     def ready(self, copy: Owed) -> bool: ...
 
     def hand(self, copies: list[Owed]) -> None: ...
@@ -111,17 +129,41 @@ async def owe(tx: AsyncSession, copies: Sequence[Owed], sender: Sender | None) -
     A copy the sender will attempt at once (its lane idle) is written as claimed already
     (``sending``): that saves the claim's write before the attempt. Should the process die
     between the commit and that attempt, its receiver is cued, as for any copy whose attempt
-    may have begun."""
+    may have begun.
+
+    Where other processes share the database their lanes are not in this one's memory: a copy
+    written claimed whose lane has an earlier copy left in the table is unclaimed again in the
+    same transaction (one indexed UPDATE), and claimed by the sender once that one is gone.
+    A change of one object locks its row until commit, so a second writer of that object
+    runs this check after the first one's copies are committed and visible."""
     if not copies:
         return
     if sender is not None:
         for copy in copies:
             if sender.ready(copy):
                 copy.state = State.SENDING
+                copy.claimed_by = sender.member_id
     result = await tx.execute(_INSERT, [copy.row() for copy in copies])
     for copy, row_id in zip(copies, result.scalars().all(), strict=True):
         copy.id = row_id
+    if sender is not None and sender.shared:
+        await _unclaim_behind(tx, copies)
     if sender is not None:
         ready = list(copies)
         hand = sender.hand
         after_commit(tx, lambda: hand(ready))
+
+
+async def _unclaim_behind(tx: AsyncSession, copies: Sequence[Owed]) -> None:
+    claimed = {copy.id: copy for copy in copies if copy.state is State.SENDING}
+    if not claimed:
+        return
+    behind = await tx.execute(
+        update(TABLE)
+        .where(TABLE.c.id.in_(list(claimed)), exists().where(BEHIND))
+        .values(state=State.OWED, claimed_by=None)
+        .returning(TABLE.c.id)
+    )
+    for row_id in behind.scalars():
+        copy = claimed[row_id]
+        copy.state, copy.claimed_by = State.OWED, None

@@ -8,6 +8,14 @@ transaction carries every claim and deletion that is waiting.
 A copy found ``sending`` at start was being attempted when the process stopped: whether it
 arrived is unknown, so it is not sent again (OCPI: no retries) and its receiver is marked out
 of sync instead, as after a failure (resync.py).
+
+Where several hub processes share the database (``membership.shared``), each copy is claimed
+by one of them with a conditional UPDATE: only if it is still unclaimed and no earlier copy of
+its lane is left in the table, whichever process wrote or holds that one. So every copy goes
+once and a lane's order holds across processes; a claim refused for an earlier copy waits and
+asks again. A copy is written claimed already only if no earlier copy of its lane is left
+(record.py). Copies left ``sending`` by a member that died (its lock gone, see membership.py)
+are recovered by the others' poll, as at a start.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -45,6 +54,15 @@ log = logging.getLogger("incar.hub.owed")
 TABLE = OwedCopy.__table__  # type: ignore[attr-defined]
 Write = Callable[[AsyncSession], Awaitable[None]]
 
+#: The pause before asking again for a copy behind an earlier one of its lane, doubling.
+BLOCKED_PAUSE = (0.01, 1.0)
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"
+    BLOCKED = "blocked"  # an earlier copy of its lane is left: ask again later
+    TAKEN = "taken"  # another process has it (or it is gone)
+
 
 @dataclass
 class Figures:
@@ -62,7 +80,7 @@ class Figures:
 class _Pending:
     """Writes waiting for the next batch: claims (awaited), deletions, mark changes (ordered)."""
 
-    claims: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    claims: list[tuple[int, asyncio.Future[Claim]]] = field(default_factory=list)
     done: list[int] = field(default_factory=list)
     ordered: list[Write] = field(default_factory=list)
 
@@ -132,6 +150,14 @@ class OwedSender:
         self._last_cue: dict[int, float] = {}
         self.figures: dict[int, Figures] = {}
 
+    @property
+    def member_id(self) -> int:
+        return self.hub.membership.member_id
+
+    @property
+    def shared(self) -> bool:
+        return self.hub.membership.shared
+
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
         await self._recover()
@@ -145,17 +171,29 @@ class OwedSender:
 
     async def _recover(self) -> None:
         """Copies left ``sending`` by a stopped process mark their receivers; the rest is sent."""
-        now = utcnow()
         async with self.hub.db.transaction(write=True) as tx:
-            unknown = (
-                await tx.execute(select(OwedCopy).where(col(OwedCopy.state) == State.SENDING))
-            ).scalars()
-            for row in unknown:
-                await self._fail_write(Owed.of(row), now)(tx)
+            await self._recover_unknown(tx)
             self.out_of_sync = {m.receiver_platform_id for m in await resync.marks(tx)}
         if self.out_of_sync:
             log.info("receivers out of sync at start: %s", sorted(self.out_of_sync))
         await self._poll_once()
+
+    async def _recover_unknown(self, tx: AsyncSession) -> None:
+        """Copies ``sending`` whose attempt no living process holds: every one when alone; else
+        those of members that died (the living are read after the rows, so a claim seen here
+        belongs to a member already listed). Locked, so two recovering processes share them."""
+        query = select(OwedCopy).where(col(OwedCopy.state) == State.SENDING)
+        membership = self.hub.membership
+        if membership.shared:
+            query = query.with_for_update(skip_locked=True)
+        rows = list((await tx.execute(query)).scalars())
+        if membership.shared and rows:
+            alive = await membership.alive()
+            rows = [row for row in rows if row.claimed_by not in alive]
+        now = utcnow()
+        for row in rows:
+            log.info("owed copy %s: its attempt's outcome is unknown", row.id)
+            await self._fail_write(Owed.of(row), now)(tx)
 
     async def _poll_loop(self) -> None:
         while True:
@@ -167,6 +205,9 @@ class OwedSender:
 
     async def _poll_once(self) -> None:
         """The backstop: rows this process was not handed (another process, a crash)."""
+        if self.hub.membership.shared:
+            async with self.hub.db.transaction(write=True) as tx:
+                await self._recover_unknown(tx)
         async with self.hub.db.transaction() as tx:
             rows = (
                 await tx.execute(
@@ -238,9 +279,9 @@ class OwedSender:
 
     async def _attempt(self, copy: Owed) -> bool:
         """One attempt; True if it failed and is to be retried (INCAR_OWED_RETRY_FOR)."""
-        if copy.state is not State.SENDING:  # not claimed when it was written
-            await self._claim(copy.id)
-            copy.state = State.SENDING
+        # Not claimed when it was written: claimed now, unless another process attempts it.
+        if copy.state is not State.SENDING and not await self._claimed(copy):
+            return False
         copy.attempts += 1
         platform = await self._platform(copy.receiver_platform_id)
         figures = self.figures.setdefault(copy.receiver_platform_id, Figures())
@@ -415,11 +456,64 @@ class OwedSender:
             self._cueing[receiver] = left - 1
 
     # --- batched writes ------------------------------------------------------------------------
-    async def _claim(self, copy_id: int) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def _claimed(self, copy: Owed) -> bool:
+        """Claims ``copy``, waiting while an earlier copy of its lane is left; False if another
+        process has it."""
+        pause, longest = BLOCKED_PAUSE
+        while True:
+            outcome = await self._claim(copy.id)
+            if outcome is Claim.CLAIMED:
+                copy.state = State.SENDING
+                return True
+            if outcome is Claim.TAKEN:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(longest, pause * 2)
+
+    async def _claim(self, copy_id: int) -> Claim:
+        future: asyncio.Future[Claim] = asyncio.get_running_loop().create_future()
         self._pending.claims.append((copy_id, future))
         self._wake_writer()
-        await future
+        return await future
+
+    async def _write_claims(self, tx: AsyncSession, ids: list[int]) -> dict[int, Claim]:
+        if not self.hub.membership.shared:  # alone: every copy handed here is ours
+            await tx.execute(
+                update(TABLE)
+                .where(TABLE.c.id.in_(ids))
+                .values(state=State.SENDING, attempts=TABLE.c.attempts + 1)
+            )
+            return dict.fromkeys(ids, Claim.CLAIMED)
+        me = self.hub.membership.member_id
+        claimable = or_(
+            TABLE.c.state == State.OWED,
+            and_(
+                TABLE.c.state == State.RETRY,
+                or_(TABLE.c.claimed_by == me, TABLE.c.next_attempt_at <= utcnow()),
+            ),
+        )
+        first_of_lane = ~exists().where(record.BEHIND)
+        claimed = set(
+            (
+                await tx.execute(
+                    update(TABLE)
+                    .where(TABLE.c.id.in_(ids), claimable, first_of_lane)
+                    .values(state=State.SENDING, claimed_by=me, attempts=TABLE.c.attempts + 1)
+                    .returning(TABLE.c.id)
+                )
+            ).scalars()
+        )
+        outcomes = dict.fromkeys(claimed, Claim.CLAIMED)
+        rest = [copy_id for copy_id in ids if copy_id not in claimed]
+        if rest:
+            waiting = set(
+                (
+                    await tx.execute(select(TABLE.c.id).where(TABLE.c.id.in_(rest), claimable))
+                ).scalars()
+            )
+            for copy_id in rest:
+                outcomes[copy_id] = Claim.BLOCKED if copy_id in waiting else Claim.TAKEN
+        return outcomes
 
     def _done(self, copy_id: int) -> None:
         self._pending.done.append(copy_id)
@@ -436,15 +530,14 @@ class OwedSender:
     async def _write_batches(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, _Pending()
+            outcomes: dict[int, Claim] = {}
             try:
                 async with self.hub.db.transaction(write=True) as tx:
                     if batch.done:
                         await tx.execute(delete(TABLE).where(TABLE.c.id.in_(batch.done)))
                     if batch.claims:
-                        await tx.execute(
-                            update(TABLE)
-                            .where(TABLE.c.id.in_([copy_id for copy_id, _ in batch.claims]))
-                            .values(state=State.SENDING, attempts=TABLE.c.attempts + 1)
+                        outcomes = await self._write_claims(
+                            tx, [copy_id for copy_id, _ in batch.claims]
                         )
                     for write in batch.ordered:
                         await write(tx)
@@ -453,5 +546,5 @@ class OwedSender:
                 for _, future in batch.claims:
                     future.set_exception(error)
                 continue
-            for _, future in batch.claims:
-                future.set_result(None)
+            for copy_id, future in batch.claims:
+                future.set_result(outcomes[copy_id])

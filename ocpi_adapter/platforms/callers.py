@@ -1,27 +1,48 @@
 """A short-lived cache of authenticated callers and of the platform registry, so hot paths (every
 request, every broadcast) skip registry queries.
 
-Changes made by this process (registration, update, unregister, status) clear it at once; other
-processes of a distributed deployment see a change within ``ttl`` seconds.
+Coherent across the hub processes that share a database: a change (registration, update,
+unregister, status) clears this process's cache and is announced on the event bus
+(``changed``); every process following the bus (``follow``) clears its own on the announcement.
+With the PostgreSQL bus the change's author waits (bounded) until its own listener has the
+announcement back, so PostgreSQL has sent it to every listener before the change is answered.
+Should an announcement be lost (a listener reconnecting, a change made by a command of the
+CLI), an entry lives ``ttl`` seconds at most; a reconnected listener clears the cache too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 
 from incar.columns import utcnow
 from incar.db import Database
+from incar.events import Event, EventBus, Subscription
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.platforms.service import Caller
 
+log = logging.getLogger("incar.hub.callers")
+
 Registry = list[tuple[Platform, list[Party]]]
+
+#: The bus topic announcing a change of the platform registry (payload: nothing).
+CHANGED = "hub.registry_changed"
+#: How long the author of a change waits for its announcement to come back.
+ECHO_WAIT = 1.0
 
 
 class CallerCache:
-    def __init__(self, db: Database, *, ttl: float = 2.0) -> None:
+    def __init__(self, db: Database, *, bus: EventBus | None = None, ttl: float = 2.0) -> None:
         self._db = db
+        self._bus = bus
         self._ttl = ttl
+        self._follower: asyncio.Task[None] | None = None
+        self._echoes: dict[str, asyncio.Future[None]] = {}
+        self._reconnects = 0
+        self._subscription: Subscription | None = None
         self._entries: dict[str, tuple[float, Caller]] = {}
         self._registry: tuple[float, Registry] | None = None
         self._generation = 0
@@ -30,6 +51,7 @@ class CallerCache:
     async def lookup(self, authorization: str | None) -> Caller | None:
         if not authorization:
             return None
+        self._fresh()
         now = time.monotonic()
         hit = self._entries.get(authorization)
         if hit is not None and hit[0] > now:
@@ -50,6 +72,7 @@ class CallerCache:
 
     async def registry(self) -> Registry:
         """Every platform with its parties, as ``platforms.list_all`` gives them (read-only)."""
+        self._fresh()
         now = time.monotonic()
         if self._registry is not None and self._registry[0] > now:
             return self._registry[1]
@@ -71,3 +94,56 @@ class CallerCache:
         self._entries.clear()
         self._registry = None
         self._generation += 1
+
+    async def changed(self) -> None:
+        """After a committed change of the registry: cleared here and in every process."""
+        self.clear()
+        if self._bus is None or self._follower is None:
+            return
+        event = Event(CHANGED, {})
+        echo: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._echoes[event.id] = echo
+        try:
+            await self._bus.publish_now(event)
+            await asyncio.wait_for(echo, ECHO_WAIT)
+        except TimeoutError:
+            log.warning("the registry change was not echoed in %ss; others rely on ttl", ECHO_WAIT)
+        finally:
+            self._echoes.pop(event.id, None)
+
+    async def follow(self) -> None:
+        """Clears on every announced change, until ``stop_following``; returns once listening."""
+        if self._bus is None or self._follower is not None:
+            return
+        listening = asyncio.get_running_loop().create_future()
+        self._follower = asyncio.create_task(self._follow(listening), name="callers-follow")
+        await listening
+
+    async def stop_following(self) -> None:
+        follower, self._follower = self._follower, None
+        self._subscription = None
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+
+    async def _follow(self, listening: asyncio.Future[None]) -> None:
+        assert self._bus is not None
+        async with self._bus.subscribe([CHANGED]) as subscription:
+            self._subscription = subscription
+            listening.set_result(None)
+            async for event in subscription:
+                self.clear()
+                echo = self._echoes.get(event.id)
+                if echo is not None and not echo.done():
+                    echo.set_result(None)
+
+    def _fresh(self) -> None:
+        """Clears now if an announcement is delivered but not yet read by ``_follow``, or if
+        the listener reconnected (it may have missed announcements)."""
+        if self._subscription is not None and self._subscription.pending:
+            self.clear()
+        reconnects = getattr(self._bus, "reconnects", 0)
+        if reconnects != self._reconnects:
+            self._reconnects = reconnects
+            self.clear()

@@ -83,7 +83,7 @@ async def mark_unreachable(hub: Hub, platform: Platform) -> None:
             return
         changed = await platforms.set_status(tx, platform=stored, status=ConnectionStatus.OFFLINE)
         await clientinfo.push(hub, tx, changed)
-    hub.callers.clear()
+    await hub.callers.changed()
 
 
 def relay(

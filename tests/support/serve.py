@@ -55,10 +55,12 @@ async def until_up(
 
 
 @contextlib.asynccontextmanager
-async def platform(tmp: Path, *args: str) -> AsyncIterator[Platform]:
-    """``incar serve ARGS`` with its own database and data folder ``tmp``; its output goes to
-    ``tmp/serve.log``."""
-    async with fresh_database() as url:
+async def platform(
+    tmp: Path, *args: str, database_url: str | None = None
+) -> AsyncIterator[Platform]:
+    """``incar serve ARGS`` with its own database (or ``database_url``) and data folder
+    ``tmp``; its output goes to ``tmp/serve.log``."""
+    async with _database(database_url) as url:
         ports = [free_port(), free_port(), free_port()]
         env = incar_env(
             url,
@@ -86,6 +88,15 @@ async def platform(tmp: Path, *args: str) -> AsyncIterator[Platform]:
             yield running
         finally:
             await stop(process)
+
+
+@contextlib.asynccontextmanager
+async def _database(given: str | None) -> AsyncIterator[str]:
+    if given is not None:
+        yield given
+        return
+    async with fresh_database() as url:
+        yield url
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:
