@@ -6,8 +6,8 @@ machines). A copy is claimed by one of them (``claimed_by``, its member id, see
 which the new index answers; a copy left ``sending`` by a member that died is recovered by the
 others. Existing rows are unclaimed (NULL), as an embedded hub leaves them.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-02 17:30:00.000000
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
