@@ -116,6 +116,9 @@ class Settings:
     forward_timeout: float = 10.0
     still_alive_interval: float = 300.0
     still_alive_check_period: float = 30.0
+    #: How often an OFFLINE platform is pinged between still-alive rounds: an OFFLINE party
+    #: gets no copies, so only a ping notices its return (and cues it to resynchronise).
+    offline_probe_period: float = 5.0
     max_body_bytes: int = 1_048_576
     #: A peer's answer the hub reads before it gives up (4003). 16 MiB: a page of 100 Locations
     #: with 50 fully described EVSEs each is about 5 MiB as compact JSON, twice that indented.
@@ -259,6 +262,7 @@ class Settings:
             forward_timeout=_float("INCAR_FORWARD_TIMEOUT", 10.0),
             still_alive_interval=_float("INCAR_STILL_ALIVE_INTERVAL", 300.0),
             still_alive_check_period=_float("INCAR_STILL_ALIVE_CHECK_PERIOD", 30.0),
+            offline_probe_period=_seconds("INCAR_OFFLINE_PROBE_PERIOD", 5.0),
             max_body_bytes=_int("INCAR_MAX_BODY_BYTES", 1_048_576),
             max_answer_bytes=_positive_int("INCAR_MAX_ANSWER_BYTES", 16 * 1_048_576),
             # Below 1 KiB even the OCPI headers of an ordinary request would not fit.

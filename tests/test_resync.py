@@ -126,3 +126,29 @@ async def test_an_emsp_timing_out_is_cued_and_resyncs() -> None:
         mirror.stall = 2.0
 
     await _failing_for_a_while("stall", stall_past_the_timeout)
+
+
+async def test_an_offline_emsp_is_probed_between_rounds_and_cued_soon_after_it_returns() -> None:
+    # The round is 30 s away: only the probe of OFFLINE platforms can notice the return.
+    async with (
+        running_hub(
+            forward_timeout=0.5, still_alive_check_period=30.0, offline_probe_period=0.5
+        ) as hub,
+        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
+    ):
+        async with running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp:
+            await register_all(hub, cpo, emsp)
+            mirror = Mirror(emsp, hub.endpoint("locations", "sender")).attach()
+            traffic = Burst(
+                cpo, hub.endpoint("locations", "receiver"), locations=3, patches=30, rate=10.0
+            )
+            running = asyncio.create_task(traffic.run())
+            await asyncio.sleep(2.0)
+        await asyncio.sleep(3.0)  # down
+        async with serving_again(emsp):
+            deadline = asyncio.get_running_loop().time() + 10.0  # well before the 30 s round
+            while not mirror.cues:
+                assert asyncio.get_running_loop().time() < deadline, "not cued before the round"
+                await asyncio.sleep(0.05)
+            changes = await running
+            await check_in_sync(hub, emsp, mirror, changes)

@@ -1,8 +1,11 @@
 """The still-alive check (mod_hub_client_info): silent platforms get a GET on their versions.
 
 A failure makes the platform OFFLINE, a later success CONNECTED again; either change is pushed
-to the other parties as ClientInfo. Where several hub processes share the database, only the
-leader of the still-alive task checks (membership.py); another takes over when it dies.
+to the other parties as ClientInfo. Between rounds, OFFLINE platforms alone are pinged every
+``offline_probe_period``: an OFFLINE party gets no copies, so nothing else would notice its
+return before the next round, and it is cued to resynchronise only then. Where several hub
+processes share the database, only the leader of the still-alive task checks (membership.py);
+another takes over when it dies.
 """
 
 from __future__ import annotations
@@ -41,25 +44,37 @@ class StillAlive:
                 await self._task
 
     async def _loop(self) -> None:
+        settings = self.hub.settings
+        loop = asyncio.get_running_loop()
+        period = settings.still_alive_check_period
+        probe = min(settings.offline_probe_period, period)
+        next_round = loop.time() + period
         while True:
-            await asyncio.sleep(self.hub.settings.still_alive_check_period)
+            # A full round every period; in between, a probe of the OFFLINE ones.
+            await asyncio.sleep(max(0.0, min(next_round, loop.time() + probe) - loop.time()))
+            full = loop.time() >= next_round
+            if full:
+                next_round = loop.time() + period
             try:
                 # One process at a time checks (several hub processes share the database).
                 if await self.hub.membership.lead(STILL_ALIVE):
-                    await self.check_once()
+                    await self.check_once(offline_only=not full)
             except Exception:
                 log.exception("still-alive round failed")
 
-    async def check_once(self) -> None:
+    async def check_once(self, *, offline_only: bool = False) -> None:
         settings = self.hub.settings
         silent_since = (utcnow() - timedelta(seconds=settings.still_alive_interval)).timestamp()
+        wanted = (
+            (ConnectionStatus.OFFLINE,)
+            if offline_only
+            else (ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE)
+        )
         async with self.hub.db.transaction() as tx:
             candidates = [
                 p
                 for p, _ in await platforms.list_all(tx)
-                if p.status in (ConnectionStatus.CONNECTED, ConnectionStatus.OFFLINE)
-                and p.outgoing_token
-                and p.versions_url
+                if p.status in wanted and p.outgoing_token and p.versions_url
             ]
         await asyncio.gather(*(self._check(p, silent_since) for p in candidates))
 

@@ -89,6 +89,7 @@ async def serving_hub(
         ledger_key_file=TEST_HUB_KEY,
         forward_timeout=2.0,
         still_alive_check_period=3600.0,
+        offline_probe_period=3600.0,
         command_grace=5.0,
     ).with_(**overrides)
     holder: dict[str, Any] = {}
