@@ -77,7 +77,9 @@ async def world() -> AsyncIterator[World]:
         cpo = await stack.enter_async_context(
             running_peer(role="CPO", country_code="FI", party_id="CPA")
         )
-        emsp = await stack.enter_async_context(running_peer(role="EMSP", country_code="DE", party_id="EMA"))  # fmt: skip
+        emsp = await stack.enter_async_context(
+            running_peer(role="EMSP", country_code="DE", party_id="EMA")
+        )
         for peer in (cpo, emsp):
             await peer.register(hub)
         yield World(hub, cpo, emsp)
@@ -86,16 +88,16 @@ async def world() -> AsyncIterator[World]:
 @contextlib.asynccontextmanager
 async def kpis_served(world: World) -> AsyncIterator[str]:
     """The kpis subgraph alone, its consumer running while the block lasts; its URL."""
-    app = create_app(
-        world.hub.hub.runtime, [subgraphs()["kpis"]], authenticator=authenticator(world.hub.hub, None)
-    )  # fmt: skip
+    hub = world.hub.hub
+    app = create_app(hub.runtime, [subgraphs()["kpis"]], authenticator=authenticator(hub, None))
     async with serve(lambda _url: app) as served:
         yield f"{served.url}/graphql/kpis"
 
 
 def _range() -> dict[str, str]:
     now = datetime.now(UTC)
-    return {"from": (now - timedelta(hours=2)).isoformat(), "to": (now + timedelta(hours=2)).isoformat()}  # fmt: skip
+    span = timedelta(hours=2)
+    return {"from": (now - span).isoformat(), "to": (now + span).isoformat()}
 
 
 async def ask(url: str, token: str | None, cc: str = CPO[0], pid: str = CPO[1], **span: str) -> Any:
