@@ -1,12 +1,16 @@
 """KPIs as they are made: a CPO pushes over OCPI to a real hub (a Location, EVSE status
 PATCHes, Sessions, CDRs), the kpis subgraph served over HTTP runs its consumer of the event
-log, and the CPO reads its numbers from the graph. Stopped and started again, or run twice at
-once, the consumer counts every event exactly once."""
+log, and the CPO reads its numbers from the graph. Stopped and started again, run twice at
+once, or killed (``incar subgraph kpis`` in its own process), the consumer counts every event
+exactly once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +23,7 @@ from incar.events import log as event_log
 from incar.events.consumer import stored_position
 from incar_cli.platform import authenticator
 from subgraphs.catalog import subgraphs
+from subgraphs.kpis import service
 from subgraphs.kpis.consumer import NAME, hour_of
 from subgraphs.server import create_app
 from tests.conformance.support import charging_session, location
@@ -26,6 +31,7 @@ from tests.gateway.clients import post
 from tests.peers.strict.peer import StrictPeer, running_peer
 from tests.subgraphs.accounting.cdr_world import a_cdr
 from tests.support.hub import HubUnderTest, running_hub
+from tests.support.hub_process import free_port
 from tests.support.servers import serve
 
 CPO, EMSP = ("FI", "CPA"), ("DE", "EMA")
@@ -202,3 +208,51 @@ async def test_only_the_cpo_sees_its_kpis_and_bad_ranges_are_refused(world: Worl
         assert await code(cpo, **too_long) == "BAD_USER_INPUT"
         own = await ask(url, cpo, cc="fi", pid="cpa")  # CiStrings: any case
         assert own["data"]["kpis"]["totals"] == expected(0, 0, 0.0)
+
+
+async def cpo_totals(world: World) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    async with world.hub.hub.runtime.db.transaction() as tx:
+        found = await service.report(tx, CPO, now - timedelta(hours=2), now + timedelta(hours=2))
+    t = found.totals
+    return expected(t.sessions_started, t.cdrs, t.energy_kwh, **t.statuses)
+
+
+async def totals_reach(world: World, want: dict[str, Any]) -> None:
+    for _ in range(150):
+        if await cpo_totals(world) == want:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"totals stayed {await cpo_totals(world)}, not {want}")
+
+
+@contextlib.asynccontextmanager
+async def kpis_process(world: World) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``incar subgraph kpis`` in a process of its own, on the hub's database."""
+    env = {**os.environ, "INCAR_DATABASE_URL": world.hub.settings.database_url}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "incar_cli.main", "subgraph", "kpis", "--port", str(free_port()),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def test_a_killed_consumer_process_resumes_with_nothing_counted_twice(world: World) -> None:
+    async with kpis_process(world) as first:
+        await world.location()
+        await world.cdr("C1", 10.5)
+        await totals_reach(world, expected(0, 1, 10.5, AVAILABLE=1))
+        first.send_signal(signal.SIGKILL)  # no shutdown: whatever it was doing is cut off
+        await first.wait()
+    await world.status("CHARGING", "2026-03-01T08:00:00Z")
+    await world.session("S1", "2026-03-01T08:00:00Z")
+    await world.cdr("C2", 7.25)
+    async with kpis_process(world):
+        await totals_reach(world, expected(1, 2, 17.75, AVAILABLE=1, CHARGING=1))
+        await caught_up(world)
+        assert await cpo_totals(world) == expected(1, 2, 17.75, AVAILABLE=1, CHARGING=1)
