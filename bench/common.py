@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,10 @@ import orjson
 import uvicorn
 
 LOOPBACK = "127.0.0.1"
+# The workplace's OpenStreetMap extracts: beside the checkout where there is one, else the
+# machines' own /work/shared (a clone elsewhere, as CI makes, has none beside it).
+_BESIDE = Path(__file__).resolve().parents[2] / "shared" / "osm"
+SHARED_OSM = _BESIDE if _BESIDE.is_dir() else Path("/work/shared/osm")
 # The CPO puts its send time into X-Correlation-ID, which the hub copies onto every broadcast
 # copy; the eMSP reads it back. CLOCK_MONOTONIC is one clock for all processes of a Linux host.
 CORRELATION_PREFIX = "bench"

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import latency_summary
+from bench.common import SHARED_OSM, latency_summary
 from bench.machine import describe
 from incar import maps
 from subgraphs.routing.engine import pbf
@@ -33,7 +33,6 @@ from subgraphs.routing.places import PlaceIndex
 from subgraphs.routing.places import index as places_index
 from subgraphs.routing.places.text import distance, fold
 
-SHARED_OSM = Path(__file__).resolve().parent.parent.parent / "shared" / "osm"
 FORMS = ("written", "folded", "typo", "reordered")
 
 

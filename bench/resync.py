@@ -13,13 +13,13 @@ the cue came (ClientInfo CONNECTED after OFFLINE), when its GET All from the cue
 was done, how many copies it missed, and whether its copy then equals the hub's (``missing``
 must be 0).
 
-The hub runs with its deployed defaults (``Settings``' still-alive check period, owed-copy
-poll, forward timeout), in this process on loopback: the figure of interest is the policy's
-delay, not CPU. A connection error makes the eMSP OFFLINE, and an OFFLINE party gets no
-copies, so its return is noticed by the still-alive check's next round (every 30 s by
-default): the outage starts at a uniformly random point of that cycle, else every run of a
-freshly started hub would see the same phase. With ``--quiet-after`` the burst ends while the
-eMSP is down.
+The hub runs with its deployed defaults (``Settings``' still-alive check period and OFFLINE
+probe, owed-copy poll, forward timeout), in this process on loopback: the figure of interest
+is the policy's delay, not CPU. A connection error makes the eMSP OFFLINE, and an OFFLINE
+party gets no copies, so its return is noticed by a ping: the probe of OFFLINE platforms
+(every 5 s) or the still-alive round (every 30 s). The outage starts at a uniformly random
+point of the round's cycle, else every run of a freshly started hub would see the same phase.
+With ``--quiet-after`` the burst ends while the eMSP is down.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 
 from bench.machine import describe
+from incar.settings import Settings
 from tests.conformance.support import register_all, serving_again
 from tests.peers.strict.peer import running_peer
 from tests.support.hub import running_hub
@@ -45,7 +46,9 @@ EMSP = ("DE", "EMR")
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 LOCATIONS = 10
 FIRST_DOWN = 3.0  # seconds into the burst, at the least
-CHECK_PERIOD = 30.0  # the deployed default of INCAR_STILL_ALIVE_CHECK_PERIOD
+# The deployed defaults (the tests' hub turns the background checks off).
+CHECK_PERIOD = Settings.still_alive_check_period
+PROBE_PERIOD = Settings.offline_probe_period
 
 
 @dataclass
@@ -63,7 +66,9 @@ async def one_run(*, rate: float, down: float, quiet_after: bool, phase: float) 
     seconds = down_after + (down / 2 if quiet_after else down + 5.0)
     patches = max(1, round(seconds * rate / LOCATIONS) - 1)
     async with (
-        running_hub(still_alive_check_period=CHECK_PERIOD) as hub,
+        running_hub(
+            still_alive_check_period=CHECK_PERIOD, offline_probe_period=PROBE_PERIOD
+        ) as hub,
         running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
     ):
         async with running_peer(role="EMSP", country_code=EMSP[0], party_id=EMSP[1]) as emsp:

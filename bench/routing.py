@@ -39,14 +39,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import latency_summary
+from bench.common import SHARED_OSM, latency_summary
 from bench.machine import describe
 from incar import maps
 from subgraphs.routing.engine.build import import_map
 from subgraphs.routing.engine.pool import RouteError, RoutePool
 from subgraphs.routing.engine.tileset import config_file
-
-SHARED_OSM = Path(__file__).resolve().parent.parent.parent / "shared" / "osm"
 
 
 def seeded_requests(bbox: maps.BBox, count: int, seed: int) -> list[dict[str, Any]]:

@@ -42,11 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import latency_summary
+from bench.common import SHARED_OSM, latency_summary
 from bench.machine import describe
 from bench.osrm_reference import ALGORITHMS, Algorithm, Osrm, OsrmError, Prepared, prepare
 from bench.routing import (
-    SHARED_OSM,
     SUBGRAPH_ROUTES,
     SUBGRAPH_ROUTES_BARE,
     matrix_targets,

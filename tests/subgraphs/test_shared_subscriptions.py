@@ -308,3 +308,47 @@ async def test_a_member_that_falls_behind_is_told_client_too_slow_not_skipped() 
     payload = orjson.loads(SharingGraphQL(locations_schema).too_slow_payload())
     assert payload["data"] is None
     assert [e["extensions"]["code"] for e in payload["errors"]] == ["CLIENT_TOO_SLOW"]
+
+
+RESUMING = """subscription ($after: String) { chargingUpdates(after: $after) {
+  cursor session { id kwh } } }"""
+
+
+def updates(client: Any, id: str) -> list[dict[str, Any]]:
+    found = []
+    for payload in client.nexts(id):
+        assert "errors" not in payload, payload
+        found.append(payload["data"]["chargingUpdates"])
+    return found
+
+
+async def test_a_driver_resumes_charging_updates_after_the_last_cursor(platform: Platform) -> None:
+    alice = await platform.bearer("alice")
+    async with connected(platform.url + "/sessions", alice) as phone:
+        await phone.subscribe("live", RESUMING)
+        await primed(
+            [(phone, "live")], partial(charge, platform.runtime, DRIVERS["alice"], 1.0), "alice"
+        )
+        await charge(platform.runtime, DRIVERS["alice"], 1.5)
+        await until(partial(received, phone, "live", 1), "alice's update")
+        (seen,) = updates(phone, "live")
+        assert seen["session"]["kwh"] == 1.5
+    # Away: two updates of hers and one of bob's are committed.
+    await charge(platform.runtime, DRIVERS["alice"], 2.0)
+    await charge(platform.runtime, DRIVERS["bob"], 9.0)
+    await charge(platform.runtime, DRIVERS["alice"], 3.0)
+    async with connected(platform.url + "/sessions", alice) as phone:
+        await phone.subscribe("back", RESUMING, after=seen["cursor"])
+        await until(partial(received, phone, "back", 2), "the updates she missed")
+        await charge(platform.runtime, DRIVERS["alice"], 4.0)  # then the live ones
+        await until(partial(received, phone, "back", 3), "a live update after the missed ones")
+        await asyncio.sleep(0.3)  # nothing more comes (bob's update is not hers)
+        back = updates(phone, "back")
+        # One update per change she missed, each the session as stored when it is sent (a
+        # replay reads it now: 3.0 for both), then the live one.
+        assert [u["session"]["kwh"] for u in back] == [3.0, 3.0, 4.0]
+        assert len({seen["cursor"], *(u["cursor"] for u in back)}) == 4
+        await phone.subscribe("bad", RESUMING, after="not a cursor")
+        await until(partial(ended, phone, "bad"), "the bad cursor refused")
+        (payload,) = phone.nexts("bad")
+        assert [e["extensions"]["code"] for e in payload["errors"]] == ["BAD_USER_INPUT"]

@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from incar.timestamps import parse_timestamp
 from subgraphs.bookings import service as bookings
-from subgraphs.common import roots
+from subgraphs.common import event_cursor, roots
 from subgraphs.common.app import federation_schema
 from subgraphs.common.arguments import CountryCode, First, PartyId
 from subgraphs.common.commands import CommandSent, CommandType, Delivery
@@ -468,6 +468,9 @@ class Mutation:
     description="A change in the driver's charging: a command's progress or a session."
 )
 class ChargingUpdate:
+    cursor: str = strawberry.field(
+        description="This update's place in the event log: give it as `after` to resume."
+    )
     command: ChargingCommand | None = strawberry.field(
         description="A command of theirs whose answer or result arrived."
     )
@@ -481,15 +484,19 @@ class Subscription:
         "charge point's result, then the CPO's session updates (energy, cost, status)."
     )
     async def charging_updates(
-        self, info: Info[GraphContext, None]
+        self,
+        info: Info[GraphContext, None],
+        after: Annotated[str | None, strawberry.argument(description=event_cursor.AFTER)] = None,
     ) -> AsyncGenerator[ChargingUpdate, None]:
         context = info.context
         viewer = context.driver()
         assert viewer.party is not None
+        event_cursor.resume_point(after)  # a bad cursor is refused before anything runs
         mine = (*viewer.party, viewer.token_uid)
         topics = [service.TOPIC_SESSION, service.TOPIC_COMMAND]
-        async with context.runtime.bus.subscribe(topics) as events:
+        async with event_cursor.events_after(context.runtime.bus, topics, after) as events:
             async for event in events:
+                cursor = event_cursor.cursor_of(event)
                 payload = event.payload
                 if event.topic == service.TOPIC_SESSION:
                     owner = (
@@ -505,13 +512,16 @@ class Subscription:
                             [(payload["country_code"], payload["party_id"], payload["session_id"])],
                         )
                     for changed in rows.values():
-                        yield ChargingUpdate(command=None, session=Session.of(changed))
+                        yield ChargingUpdate(
+                            cursor=cursor, command=None, session=Session.of(changed)
+                        )
                     continue
                 async with context.runtime.db.transaction() as tx:
                     command = await service.get_command(tx, str(payload.get("command_id")))
                     if command is None or not await _for(tx, command, mine):
                         continue
                 yield ChargingUpdate(
+                    cursor=cursor,
                     command=ChargingCommand(id=strawberry.ID(command.id), row=command),
                     session=None,
                 )

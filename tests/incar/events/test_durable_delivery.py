@@ -36,6 +36,9 @@ async def db(any_db: Database) -> Database:
         await tx.execute(text("DROP TABLE IF EXISTS applied"))
         await tx.execute(text("CREATE TABLE applied (n INTEGER NOT NULL)"))
         await tx.execute(text("DELETE FROM event_consumer"))
+        # The PostgreSQL database is shared by the session's tests: a consumer starting from
+        # the log's beginning must not find other tests' events of its topic.
+        await tx.execute(text("DELETE FROM event_log"))
     return any_db
 
 
