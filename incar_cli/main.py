@@ -465,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     subgraph = commands.add_parser("subgraph", help="run one subgraph alone")
     subgraph.add_argument(
-        "name", choices=["locations", "sessions", "bookings", "routing", "accounting"]
+        "name", choices=["locations", "sessions", "bookings", "routing", "accounting", "kpis"]
     )
     subgraph.add_argument("--host", help="address to listen on (default INCAR_HOST)")
     subgraph.add_argument("--port", type=int, help="default INCAR_SUBGRAPHS_PORT or 8081")

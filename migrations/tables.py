@@ -8,6 +8,7 @@ from ocpi_adapter.routing import models as hub_routing
 from subgraphs.accounting import models as accounting
 from subgraphs.accounting.ledger import models as ledger
 from subgraphs.bookings import models as bookings
+from subgraphs.kpis import models as kpis
 from subgraphs.locations import models as locations
 from subgraphs.sessions import models as sessions
 
@@ -18,6 +19,7 @@ __all__ = [
     "hub_owed",
     "hub_platforms",
     "hub_routing",
+    "kpis",
     "ledger",
     "locations",
     "sessions",

@@ -42,6 +42,8 @@ def subgraphs() -> dict[str, Subgraph]:
     from subgraphs.accounting.http import export_route
     from subgraphs.bookings import sweeper
     from subgraphs.bookings.graph.schema import schema as bookings
+    from subgraphs.kpis import consumer as kpi_consumer
+    from subgraphs.kpis.graph.schema import schema as kpis
     from subgraphs.locations.graph.schema import schema as locations
     from subgraphs.routing.engine import running
     from subgraphs.routing.graph.schema import schema as routing
@@ -55,4 +57,6 @@ def subgraphs() -> dict[str, Subgraph]:
         # The route pool opens (on first use builds) the map while the others serve.
         "routing": Subgraph("routing", routing, background=(running.run,), routes=(probes.route,)),
         "accounting": Subgraph("accounting", accounting, routes=(export_route,)),
+        # The KPI consumer of the event log keeps the rows the graph reads.
+        "kpis": Subgraph("kpis", kpis, background=(kpi_consumer.run,)),
     }

@@ -126,11 +126,12 @@ async def test_fifty_stations_with_bookings_and_sessions_cost_a_few_statements_e
     # 150 EVSEs and 300 tariff references: locations reads the search rows, the page's
     # Locations, the tariffs and which EVSEs are booked (for their status) once each;
     # bookings and sessions each answer all 150 EVSEs of the gateway's one entity fetch with
-    # one query; routing and accounting, asked nothing, read nothing.
+    # one query; routing, accounting and kpis, asked nothing, read nothing.
     assert counts == {
         "locations": 4,
         "sessions": 1,
         "bookings": 1,
         "routing": 0,
         "accounting": 0,
+        "kpis": 0,
     }, [(name, s[:60], s.count("?")) for name, seen in cost_graph.statements.items() for s in seen]

@@ -303,3 +303,23 @@ async def test_0014_makes_the_event_log_with_its_horizon_and_goes_back() -> None
         finally:
             await db.dispose()
         assert tables <= names
+
+
+async def test_0016_makes_the_kpi_rows_and_goes_back() -> None:
+    async def tables(url: str) -> set[str]:
+        db = Database(url)
+        try:
+            async with db.engine.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: set(sa.inspect(sync).get_table_names())
+                )
+        finally:
+            await db.dispose()
+
+    async with fresh_database() as url:
+        assert "kpi_hour" in await tables(url)
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0015")
+        names = await tables(url)
+        assert "kpi_hour" not in names and "event_consumer" in names
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        assert "kpi_hour" in await tables(url)

@@ -29,7 +29,7 @@ def test_the_command_fails_with_one_line_when_stale(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "incar_cli.main", "schema", "--dir", str(folder)]
     assert subprocess.run(command, capture_output=True, check=False).returncode == 0
     checked = subprocess.run([*command, "--check"], capture_output=True, text=True, check=False)
-    assert (checked.returncode, checked.stdout.strip()) == (0, "schema/ is current (6 files)")
+    assert (checked.returncode, checked.stdout.strip()) == (0, "schema/ is current (7 files)")
     (folder / "locations.graphql").write_text("type Query { edited: Int }\n")
     done = subprocess.run([*command, "--check"], capture_output=True, text=True, check=False)
     assert done.returncode == 1
