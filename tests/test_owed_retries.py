@@ -4,6 +4,7 @@ copy supersedes a waiting one, and after the retention the receiver is cued as w
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
@@ -62,6 +63,10 @@ async def test_a_failed_copy_is_retried_and_later_copies_supersede_waiting_ones(
         v1, v2, v3 = (f"2026-03-01T00:00:0{n}Z" for n in (1, 2, 3))
         await push(hub, cpo, location(*CPO, "L1", last_updated=v1))
         await eventually(lambda: versions(emsp) == [v1], "the first attempt")
+        # The eMSP saw the attempt before the hub read its 500: pushed at once, v2 could be in
+        # the lane before the sender looks, and supersede v1 with no retry. A second in, the
+        # sender is in v1's 2 s pause.
+        await asyncio.sleep(1.0)
         # While the first copy waits for its retry, two newer versions of the object come.
         await push(hub, cpo, location(*CPO, "L1", last_updated=v2))
         await push(hub, cpo, location(*CPO, "L1", last_updated=v3))
