@@ -10,14 +10,12 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
-from starlette.responses import Response
 
 from incar.settings import Settings, SettingsError
 from ocpi_adapter import metrics
 from ocpi_adapter.owed import report
-from tests.conformance.support import location, register_all
-from tests.peers.strict.peer import Received, ocpi, running_peer
 from tests.support.hub import running_hub
+from tests.support.owed_scene import owed_scene
 
 CPO = ("NL", "CPM")
 TOKEN = "scraper-token-0123456789"
@@ -35,31 +33,9 @@ def parsed(text: str) -> dict[str, tuple[str, dict[tuple[str, str], float]]]:
 
 
 async def test_metrics_expose_what_is_owed_per_receiver() -> None:
-    arrived = asyncio.Event()
-    release = asyncio.Event()
-
-    async def stall(received: Received) -> Response:
-        arrived.set()
-        await release.wait()
-        return ocpi()
-
-    async with (
-        running_hub(forward_timeout=30.0) as hub,
-        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
-        running_peer(role="EMSP", country_code="DE", party_id="EMW") as waiting,
-        running_peer(role="EMSP", country_code="DE", party_id="EMF") as failing,
-    ):
-        await register_all(hub, cpo, waiting, failing)
-        waiting.on("PUT", "/locations/", stall)
-        failing.on("PUT", "/locations/", lambda r: Response(b"oops", status_code=502))
-        url = f"{hub.endpoint('locations', 'receiver')}/{CPO[0]}/{CPO[1]}/L1"
+    async with owed_scene(CPO, ("2026-03-01T00:00:01Z", "2026-03-01T00:00:02Z")) as scene:
+        hub = scene.hub
         try:
-            for stamp in ("2026-03-01T00:00:01Z", "2026-03-01T00:00:02Z"):
-                answer = await cpo.call(
-                    "PUT", url, to=cpo.hub_party, json=location(*CPO, "L1", last_updated=stamp)
-                )
-                assert answer.json()["status_code"] == 1000
-            await arrived.wait()
             async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
 
                 async def scrape() -> dict[str, Any] | None:
@@ -77,7 +53,7 @@ async def test_metrics_expose_what_is_owed_per_receiver() -> None:
                     await asyncio.sleep(0.05)
                 assert found is not None, "the two failures never showed in /metrics"
         finally:
-            release.set()
+            scene.release.set()
         ids = {r.name: str(r.platform_id) for r in await report.of_hub(hub.hub)}
         stalled = ("EMSP DE*EMW", ids["EMSP DE*EMW"])
         broken = ("EMSP DE*EMF", ids["EMSP DE*EMF"])

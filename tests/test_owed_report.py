@@ -8,46 +8,20 @@ import json
 import tempfile
 from pathlib import Path
 
-from starlette.responses import Response
-
 from incar.timestamps import parse_timestamp
 from ocpi_adapter.owed import report
-from tests.conformance.support import location, register_all
 from tests.conformance.test_j_hubclientinfo import eventually
-from tests.peers.strict.peer import Received, ocpi, running_peer
-from tests.support.hub import running_hub
 from tests.support.hub_process import free_port, incar_env, run_incar
+from tests.support.owed_scene import owed_scene
 
 CPO = ("NL", "CPR")
 V1, V2 = "2026-03-01T00:00:01Z", "2026-03-01T00:00:02Z"
 
 
 async def test_owed_copies_and_receivers_out_of_sync_are_reported() -> None:
-    arrived = asyncio.Event()
-    release = asyncio.Event()
-
-    async def stall(received: Received) -> Response:
-        arrived.set()
-        await release.wait()
-        return ocpi()
-
-    async with (
-        running_hub(forward_timeout=30.0) as hub,
-        running_peer(role="CPO", country_code=CPO[0], party_id=CPO[1]) as cpo,
-        running_peer(role="EMSP", country_code="DE", party_id="EMW") as waiting,
-        running_peer(role="EMSP", country_code="DE", party_id="EMF") as failing,
-    ):
-        await register_all(hub, cpo, waiting, failing)
-        waiting.on("PUT", "/locations/", stall)
-        failing.on("PUT", "/locations/", lambda r: Response(b"oops", status_code=502))
-        url = f"{hub.endpoint('locations', 'receiver')}/{CPO[0]}/{CPO[1]}/L1"
+    async with owed_scene(CPO, (V1, V2)) as scene:
+        hub, failing = scene.hub, scene.failing
         try:
-            for stamp in (V1, V2):
-                answer = await cpo.call(
-                    "PUT", url, to=cpo.hub_party, json=location(*CPO, "L1", last_updated=stamp)
-                )
-                assert answer.json()["status_code"] == 1000
-            await arrived.wait()
             await eventually(
                 lambda: len(failing.requests("PUT", "/locations/")) == 2, "both copies failed"
             )
@@ -77,7 +51,7 @@ async def test_owed_copies_and_receivers_out_of_sync_are_reported() -> None:
             assert listed["EMSP DE*EMF"]["out_of_sync"] == 1
             assert listed["EMSP DE*EMF"]["failures"] == 2
         finally:
-            release.set()
+            scene.release.set()
         await hub.settle()
         after = {r.name: r for r in await report.of_hub(hub.hub)}
         assert after["EMSP DE*EMW"].owed == 0

@@ -240,6 +240,28 @@ async def test_a_burst_across_processes_reaches_the_receiver_once_each_in_order(
         assert len(emsp.requests("PUT", "/locations/receiver/FI/CPW/X1")) == 1
 
 
+async def answer_at_the_other(
+    cpo: StrictPeer,
+    emsp: StrictPeer,
+    forwarded: list[Received],
+    *,
+    one_url: str,
+    other_url: str,
+    result_path: str,
+) -> None:
+    """The CPO answers the hub's response_url of the one forwarded request at the process
+    that did not send it; the result reaches the eMSP's own response_url once."""
+    assert len(forwarded) == 1
+    hub_url = orjson.loads(forwarded[0].body)["response_url"]
+    assert hub_url.startswith(one_url)
+    answer = await cpo.call(
+        "POST", other_url + hub_url[len(one_url) :], to=EMSP, json={"result": "ACCEPTED"}
+    )
+    assert answer.json()["status_code"] == 1000, answer.text
+    arrived = emsp.requests("POST", result_path)
+    assert [orjson.loads(r.body) for r in arrived] == [{"result": "ACCEPTED"}]
+
+
 async def test_a_command_result_sent_to_the_other_process_reaches_the_emsp(
     pg_url: str,  # noqa: F811
     tmp_path: Path,
@@ -260,15 +282,14 @@ async def test_a_command_result_sent_to_the_other_process_reaches_the_emsp(
         )
         assert sent.json()["status_code"] == 1000, sent.text
         forwarded = cpo.requests("POST", "/commands/receiver/START_SESSION")
-        assert len(forwarded) == 1
-        hub_url = orjson.loads(forwarded[0].body)["response_url"]
-        assert hub_url.startswith(one.url)
-        answer = await cpo.call(
-            "POST", other.url + hub_url[len(one.url) :], to=EMSP, json={"result": "ACCEPTED"}
+        await answer_at_the_other(
+            cpo,
+            emsp,
+            forwarded,
+            one_url=one.url,
+            other_url=other.url,
+            result_path="/commands/sender/results/7",
         )
-        assert answer.json()["status_code"] == 1000, answer.text
-        arrived = emsp.requests("POST", "/commands/sender/results/7")
-        assert [orjson.loads(r.body) for r in arrived] == [{"result": "ACCEPTED"}]
 
 
 async def test_a_charging_profile_result_sent_to_the_other_process_reaches_the_emsp(
@@ -288,15 +309,14 @@ async def test_a_charging_profile_result_sent_to_the_other_process_reaches_the_e
         )
         assert sent.json()["status_code"] == 1000, sent.text
         forwarded = cpo.requests("PUT", "/chargingprofiles/receiver/S1")
-        assert len(forwarded) == 1
-        hub_url = orjson.loads(forwarded[0].body)["response_url"]
-        assert hub_url.startswith(one.url)
-        answer = await cpo.call(
-            "POST", other.url + hub_url[len(one.url) :], to=EMSP, json={"result": "ACCEPTED"}
+        await answer_at_the_other(
+            cpo,
+            emsp,
+            forwarded,
+            one_url=one.url,
+            other_url=other.url,
+            result_path="/chargingprofiles/results/9",
         )
-        assert answer.json()["status_code"] == 1000, answer.text
-        arrived = emsp.requests("POST", "/chargingprofiles/results/9")
-        assert [orjson.loads(r.body) for r in arrived] == [{"result": "ACCEPTED"}]
 
 
 async def test_one_process_checks_still_alive_and_another_takes_over_when_it_dies(
