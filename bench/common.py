@@ -9,7 +9,7 @@ import ipaddress
 import math
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,3 +168,28 @@ async def register(
     if body.get("status_code") != 1000:
         raise RuntimeError(f"registration refused: {answer.status_code} {answer.text[:300]}")
     return dict(body["data"]), endpoints
+
+
+# Raw ASGI, for the bench's own servers (the eMSPs, the floor): no framework between them and
+# uvicorn, so that what they cost is the I/O alone.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+async def read_body(receive: Receive) -> bytes:
+    chunks = []
+    for _ in range(10_000):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def answer(send: Send, body: bytes, status: int = 200) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
+    await send({"type": "http.response.body", "body": body})

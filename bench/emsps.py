@@ -15,7 +15,6 @@ import contextlib
 import secrets
 import sys
 from array import array
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,16 @@ import httpx
 import orjson
 
 from bench.common import (
+    Receive,
+    Scope,
+    Send,
+    answer,
     bind,
     emit,
     envelope,
     latency_summary,
     now_ns,
+    read_body,
     register,
     sent_ns_of,
     serving,
@@ -37,28 +41,7 @@ from bench.common import (
     token_header,
 )
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-JSON_HEADERS = [(b"content-type", b"application/json")]
 MAX_RECORDS = 20_000_000  # per eMSP; bounds memory (16 bytes a copy) on very long runs
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    for _ in range(10_000):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _answer(send: Send, body: bytes, status: int = 200) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
-    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
@@ -111,11 +94,11 @@ class Emsp:
         if scope["type"] != "http":
             return
         arrived = now_ns()
-        body = await _read_body(receive)
+        body = await read_body(receive)
         headers = dict(scope["headers"])
         if headers.get(b"authorization", b"").decode() != token_header(self.token_b):
             self.unauthorized += 1
-            await _answer(send, envelope(status_code=2000), status=401)
+            await answer(send, envelope(status_code=2000), status=401)
             return
         method, path = scope["method"], scope["path"]
         if method == "PATCH" and path.startswith("/locations/"):
@@ -128,7 +111,7 @@ class Emsp:
                 self.sent.append(sent)
                 self.lag.append(arrived - sent)
                 self.tag.append(tag_of(correlation))
-            await _answer(send, self._ok_envelope(arrived))
+            await answer(send, self._ok_envelope(arrived))
             return
         self.other += 1
         del body
@@ -142,7 +125,7 @@ class Emsp:
             data = []
         else:
             data = None
-        await _answer(send, envelope(data))
+        await answer(send, envelope(data))
 
     def stats(self, from_ns: int, to_ns: int) -> dict[str, Any]:
         """Copies of the PATCHes the CPOs sent in [from_ns, to_ns), with their fan-out lag."""
@@ -170,18 +153,18 @@ class Control:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        await _read_body(receive)
+        await read_body(receive)
         if scope["method"] == "POST" and scope["path"] == "/stop":
             self.stop.set()
-            await _answer(send, b"{}")
+            await answer(send, b"{}")
             return
         query = parse_qs(scope.get("query_string", b"").decode())
         from_ns = int(query.get("from_ns", ["0"])[0])
         to_ns = int(query.get("to_ns", [str(2**62)])[0])
         if scope["path"] == "/last-copy":
-            await _answer(send, orjson.dumps(self.last_copy(from_ns, to_ns)))
+            await answer(send, orjson.dumps(self.last_copy(from_ns, to_ns)))
             return
-        await _answer(send, orjson.dumps([e.stats(from_ns, to_ns) for e in self.emsps]))
+        await answer(send, orjson.dumps([e.stats(from_ns, to_ns) for e in self.emsps]))
 
     def last_copy(self, from_ns: int, to_ns: int) -> dict[str, Any]:
         """Per PATCH sent in [from_ns, to_ns): the time from the CPO's request to the copy

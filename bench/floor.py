@@ -34,7 +34,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,15 +43,20 @@ import aiohttp
 import orjson
 import uvicorn
 
-from bench.common import emit, envelope, require_loopback, timestamp, token_header
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from bench.common import (
+    Receive,
+    Scope,
+    Send,
+    answer,
+    emit,
+    envelope,
+    read_body,
+    require_loopback,
+    timestamp,
+    token_header,
+)
 
 HUB = {"country_code": "FI", "party_id": "ICR"}
-JSON_HEADERS = [(b"content-type", b"application/json")]
 PREFIX = "/ocpi/2.2.1"
 OBJECTS = f"{PREFIX}/locations/receiver/"
 SCHEMA = (
@@ -245,21 +250,6 @@ def _token_of(headers: dict[bytes, bytes]) -> str | None:
         return None
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    for _ in range(10_000):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-async def _answer(send: Send, body: bytes, status: int = 200) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": JSON_HEADERS})
-    await send({"type": "http.response.body", "body": body})
-
-
 class Floor:
     def __init__(self, config: dict[str, Any], store: Store) -> None:
         self.base = str(config["url"])
@@ -307,7 +297,7 @@ class Floor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
+        body = await read_body(receive)
         headers = dict(scope["headers"])
         path: str = scope["path"]
         method: str = scope["method"]
@@ -318,21 +308,21 @@ class Floor:
                 await self._reload()  # registered in another worker process
                 party = self.parties.get(token)
             if party is None or party.role != "CPO":
-                await _answer(send, envelope(status_code=2000), 401)
+                await answer(send, envelope(status_code=2000), 401)
                 return
             await self._change(method, path[len(OBJECTS) :], headers, body, send)
             return
         if path in ("/ocpi/versions", PREFIX) or path.startswith(f"{PREFIX}/credentials"):
             await self._registration(method, path, headers, body, send)
             return
-        await _answer(send, envelope(status_code=2000), 404)
+        await answer(send, envelope(status_code=2000), 404)
 
     async def _change(
         self, method: str, rest: str, headers: dict[bytes, bytes], body: bytes, send: Send
     ) -> None:
         parts = rest.split("/")
         if len(parts) < 3 or not isinstance(orjson.loads(body or b"null"), dict):
-            await _answer(send, envelope(status_code=2001), 400)
+            await answer(send, envelope(status_code=2001), 400)
             return
         owner, key = "/".join(parts[:2]), "/".join(parts[2:])
         correlation = headers.get(b"x-correlation-id", b"").decode()
@@ -359,7 +349,7 @@ class Floor:
             body,
             [(name, key, method, url, orjson.dumps(h).decode()) for name, url, h, _ in copies],
         )
-        await _answer(send, self._ok_envelope())
+        await answer(send, self._ok_envelope())
         for row_id, (_, url, copy_headers, receiver) in zip(ids, copies, strict=True):
             task = asyncio.create_task(
                 self._copy(
@@ -401,10 +391,10 @@ class Floor:
     ) -> None:
         token = _token_of(headers) or ""
         if token not in self.tokens_a and token not in self.parties:
-            await _answer(send, envelope(status_code=2000), 401)
+            await answer(send, envelope(status_code=2000), 401)
             return
         if path == "/ocpi/versions":
-            await _answer(send, envelope([{"version": "2.2.1", "url": f"{self.base}{PREFIX}"}]))
+            await answer(send, envelope([{"version": "2.2.1", "url": f"{self.base}{PREFIX}"}]))
             return
         if path == PREFIX:
             endpoints = [
@@ -419,10 +409,10 @@ class Floor:
                     "url": f"{self.base}{OBJECTS}".rstrip("/"),
                 },
             ]
-            await _answer(send, envelope({"version": "2.2.1", "endpoints": endpoints}))
+            await answer(send, envelope({"version": "2.2.1", "endpoints": endpoints}))
             return
         if method != "POST" or token not in self.tokens_a:
-            await _answer(send, envelope(status_code=2000), 405)
+            await answer(send, envelope(status_code=2000), 405)
             return
         role, country_code, party_id = self.tokens_a[token]
         given = orjson.loads(body)
@@ -434,7 +424,7 @@ class Floor:
             (token_c, role, country_code, party_id, given["token"], locations_url)
         )
         await self._reload()
-        await _answer(
+        await answer(
             send,
             envelope(
                 {
