@@ -268,6 +268,15 @@ async def test_0010_adds_the_price_check_to_stored_cdrs_as_unchecked_and_goes_ba
     assert kept == ["OLD1"]
 
 
+async def table_names(url: str) -> set[str]:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            return await connection.run_sync(lambda sync: set(sa.inspect(sync).get_table_names()))
+    finally:
+        await db.dispose()
+
+
 async def test_0014_makes_the_event_log_with_its_horizon_and_goes_back() -> None:
     tables = {"event_log", "event_log_horizon", "event_consumer"}
     async with fresh_database() as url:
@@ -284,42 +293,16 @@ async def test_0014_makes_the_event_log_with_its_horizon_and_goes_back() -> None
         finally:
             await db.dispose()
         await asyncio.to_thread(command.downgrade, alembic_config(url), "0013")
-        db = Database(url)
-        try:
-            async with db.engine.connect() as connection:
-                names = await connection.run_sync(
-                    lambda sync: set(sa.inspect(sync).get_table_names())
-                )
-        finally:
-            await db.dispose()
-        assert not names & tables
+        assert not await table_names(url) & tables
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-        db = Database(url)
-        try:
-            async with db.engine.connect() as connection:
-                names = await connection.run_sync(
-                    lambda sync: set(sa.inspect(sync).get_table_names())
-                )
-        finally:
-            await db.dispose()
-        assert tables <= names
+        assert tables <= await table_names(url)
 
 
 async def test_0016_makes_the_kpi_rows_and_goes_back() -> None:
-    async def tables(url: str) -> set[str]:
-        db = Database(url)
-        try:
-            async with db.engine.connect() as connection:
-                return await connection.run_sync(
-                    lambda sync: set(sa.inspect(sync).get_table_names())
-                )
-        finally:
-            await db.dispose()
-
     async with fresh_database() as url:
-        assert "kpi_hour" in await tables(url)
+        assert "kpi_hour" in await table_names(url)
         await asyncio.to_thread(command.downgrade, alembic_config(url), "0015")
-        names = await tables(url)
+        names = await table_names(url)
         assert "kpi_hour" not in names and "event_consumer" in names
         await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-        assert "kpi_hour" in await tables(url)
+        assert "kpi_hour" in await table_names(url)
