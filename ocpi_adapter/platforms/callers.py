@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from incar.columns import utcnow
 from incar.db import Database
@@ -46,6 +47,9 @@ class CallerCache:
         self._entries: dict[str, tuple[float, Caller]] = {}
         self._registry: tuple[float, Registry] | None = None
         self._generation = 0
+        # Reads in flight, by what they read and the generation they started in: when an
+        # entry expires under load, the requests and copies waiting for it share one read.
+        self._reads: dict[tuple[str | None, int], asyncio.Future[object]] = {}
         self.last_seen: dict[int, float] = {}
 
     async def lookup(self, authorization: str | None) -> Caller | None:
@@ -57,15 +61,11 @@ class CallerCache:
         if hit is not None and hit[0] > now:
             caller = hit[1]
         else:
-            async with self._db.transaction() as tx:
-                found = await platforms.authenticate(tx, authorization=authorization)
+            found = await self._shared(authorization, lambda: self._authenticate(authorization))
             if found is None:
-                self._entries.pop(authorization, None)
                 return None
+            assert isinstance(found, Caller)
             caller = found
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[authorization] = (now + self._ttl, caller)
         if caller.platform.id is not None:
             self.last_seen[caller.platform.id] = utcnow().timestamp()
         return caller
@@ -76,7 +76,42 @@ class CallerCache:
         now = time.monotonic()
         if self._registry is not None and self._registry[0] > now:
             return self._registry[1]
-        generation = self._generation
+        found = await self._shared(None, self._list_all)
+        assert isinstance(found, list)
+        return found
+
+    async def _shared(self, what: str | None, read: Callable[[], Awaitable[object]]) -> object:
+        """The result of ``read``, or of the same read already in flight in this generation
+        (one begun before a change is not shared with those who come after it)."""
+        key = (what, self._generation)
+        pending = self._reads.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(read())
+            self._reads[key] = pending
+            pending.add_done_callback(lambda done: self._read_done(key, done))
+        # Shielded: a waiter cancelled (its client gone) does not cancel the others' read.
+        return await asyncio.shield(pending)
+
+    def _read_done(self, key: tuple[str | None, int], done: asyncio.Future[object]) -> None:
+        if self._reads.get(key) is done:
+            del self._reads[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here: a read nobody waits for any more logs nothing
+
+    async def _authenticate(self, authorization: str) -> Caller | None:
+        generation, now = self._generation, time.monotonic()
+        async with self._db.transaction() as tx:
+            found = await platforms.authenticate(tx, authorization=authorization)
+        if found is None:
+            self._entries.pop(authorization, None)
+        elif generation == self._generation:  # no change while reading: safe to keep
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[authorization] = (now + self._ttl, found)
+        return found
+
+    async def _list_all(self) -> Registry:
+        generation, now = self._generation, time.monotonic()
         async with self._db.transaction() as tx:
             found = await platforms.list_all(tx)
         if generation == self._generation:  # no change while reading: safe to keep
