@@ -19,7 +19,8 @@ from incar.timestamps import parse_timestamp
 from ocpi_adapter.owed.models import Kind, OwedCopy, State
 
 TABLE = OwedCopy.__table__  # type: ignore[attr-defined]
-_INSERT = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
+_INSERT = insert(TABLE).returning(TABLE.c.id)
+_INSERT_IN_ORDER = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 EARLIER = TABLE.alias("earlier")
 #: Copies with an earlier copy of their lane left in the table (rows of other processes).
 BEHIND = and_(
@@ -143,8 +144,7 @@ async def owe(tx: AsyncSession, copies: Sequence[Owed], sender: Sender | None) -
             if sender.ready(copy):
                 copy.state = State.SENDING
                 copy.claimed_by = sender.member_id
-    result = await tx.execute(_INSERT, [copy.row() for copy in copies])
-    for copy, row_id in zip(copies, result.scalars().all(), strict=True):
+    for copy, row_id in zip(copies, await _insert(tx, copies), strict=True):
         copy.id = row_id
     if sender is not None and sender.shared:
         await _unclaim_behind(tx, copies)
@@ -152,6 +152,20 @@ async def owe(tx: AsyncSession, copies: Sequence[Owed], sender: Sender | None) -
         ready = list(copies)
         hand = sender.hand
         after_commit(tx, lambda: hand(ready))
+
+
+async def _insert(tx: AsyncSession, copies: Sequence[Owed]) -> list[int]:
+    """The new rows' ids, in the order of ``copies``, from one INSERT statement.
+
+    PostgreSQL: SQLAlchemy's ordered form (one statement). SQLite has no form that ties the
+    ids to the rows, so SQLAlchemy would fall back to one INSERT per copy; but SQLite gives
+    each new row of an INTEGER PRIMARY KEY the next id above the largest, row by row in the
+    VALUES' order, under the write lock this transaction holds: the ids sorted are in the
+    copies' order, whatever order RETURNING lists them in."""
+    rows = [copy.row() for copy in copies]
+    if tx.get_bind().dialect.name == "postgresql":
+        return list((await tx.execute(_INSERT_IN_ORDER, rows)).scalars().all())
+    return sorted((await tx.execute(_INSERT, rows)).scalars().all())
 
 
 async def _unclaim_behind(tx: AsyncSession, copies: Sequence[Owed]) -> None:
