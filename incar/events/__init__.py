@@ -15,7 +15,14 @@ from incar.events.fanout import Subscription
 from incar.events.log import CursorExpired, Position, Retention
 from incar.events.memory import MemoryBus
 from incar.events.postgres import PostgresBus
-from incar.events.publishing import NoBusAttached, attach, attach_factory, bus_of, publish
+from incar.events.publishing import (
+    NoBusAttached,
+    attach,
+    attach_factory,
+    bus_of,
+    publish,
+    publish_all,
+)
 
 __all__ = [
     "MAX_EVENT_BYTES",
@@ -36,6 +43,7 @@ __all__ = [
     "bus_of",
     "create_bus",
     "publish",
+    "publish_all",
 ]
 
 

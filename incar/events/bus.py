@@ -58,8 +58,9 @@ class EventBus(Protocol):
         has not read.
         """
 
-    async def publish(self, tx: AsyncSession, event: Event) -> None:
-        """Writes ``event`` to the log in ``tx``'s transaction, delivered once it commits.
+    async def publish(self, tx: AsyncSession, *events: Event) -> None:
+        """Writes ``events`` to the log in ``tx``'s transaction (in one statement, in this
+        order), delivered once it commits.
 
         Raises EventTooLarge or TypeError (payload not JSON-safe) at once, not at commit, and
         NotInTransaction if ``tx`` has not begun a transaction.

@@ -94,18 +94,20 @@ def _key() -> sa.Tuple:
     return sa.tuple_(LOG.c.txid, LOG.c.seq)
 
 
-async def append(tx: AsyncSession, event: Event) -> None:
-    """The one INSERT that puts ``event`` in the log, in ``tx``'s transaction. Raises
-    EventTooLarge or TypeError (payload not JSON-safe) at once."""
-    body = encode(event).decode()
-    await tx.execute(
-        sa.insert(LOG).values(
-            txid=_TXID if _postgres(tx) else 0,
-            topic=event.topic,
-            occurred_at=event.occurred_at,
-            body=body,
-        )
-    )
+_APPEND_POSTGRES = sa.insert(LOG).values(txid=_TXID)
+_APPEND_SQLITE = sa.insert(LOG).values(txid=0)
+
+
+async def append(tx: AsyncSession, *events: Event) -> None:
+    """The one statement that puts ``events`` in the log, in this order, in ``tx``'s
+    transaction. Raises EventTooLarge or TypeError (payload not JSON-safe) at once, before
+    anything is written."""
+    rows = [
+        {"topic": event.topic, "occurred_at": event.occurred_at, "body": encode(event).decode()}
+        for event in events
+    ]
+    if rows:
+        await tx.execute(_APPEND_POSTGRES if _postgres(tx) else _APPEND_SQLITE, rows)
 
 
 async def read_after(tx: AsyncSession, after: Position, limit: int) -> Page:

@@ -58,10 +58,10 @@ class MemoryBus:
         async with self.reader.subscribe(topics, capacity, after) as subscription:
             yield subscription
 
-    async def publish(self, tx: AsyncSession, event: Event) -> None:
+    async def publish(self, tx: AsyncSession, *events: Event) -> None:
         self._running()
         require_transaction(tx)
-        await log.append(tx, event)
+        await log.append(tx, *events)
         after_commit(tx, self.reader.wake)
 
     async def publish_now(self, event: Event) -> None:

@@ -128,13 +128,13 @@ class PostgresBus:
         async with self.reader.subscribe(topics, capacity, after) as subscription:
             yield subscription
 
-    async def publish(self, tx: AsyncSession, event: Event) -> None:
+    async def publish(self, tx: AsyncSession, *events: Event) -> None:
         self._running()
         dialect = tx.get_bind().dialect.name
         if dialect != "postgresql":
             raise TypeError(f"the postgres event bus publishes through PostgreSQL, not {dialect}")
         require_transaction(tx)
-        await log.append(tx, event)
+        await log.append(tx, *events)
 
     async def publish_now(self, event: Event) -> None:
         self._running()

@@ -48,35 +48,35 @@ def _newer(stored: dict[str, Any], incoming: dict[str, Any]) -> bool:
     return parse_timestamp(stored["last_updated"]) > parse_timestamp(incoming["last_updated"])
 
 
-async def _evse_events(
-    tx: AsyncSession,
-    key: dict[str, str],
-    before: dict[str, Any] | None,
-    after: dict[str, Any],
-) -> None:
+def _evse_events(
+    key: dict[str, str], before: dict[str, Any] | None, after: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
     """One event per EVSE whose status changed, with where it stands (subscribers watch a box
     on the map, and the event must be enough to decide)."""
     old = {e.get("uid"): e.get("status") for e in (before or {}).get("evses") or []}
     facts = {f.evse_uid: f for f in rows.derive(after)}
+    found: list[tuple[str, dict[str, Any]]] = []
     for evse in after.get("evses") or []:
         if old.get(evse.get("uid")) != evse.get("status"):
             where = facts.get(evse.get("uid"))
-            await events.publish(
-                tx,
-                TOPIC_EVSE_STATUS,
-                {
-                    "country_code": key["country_code"],
-                    "party_id": key["party_id"],
-                    "location_id": key["object_id"],
-                    "evse_uid": evse.get("uid"),
-                    "status": evse.get("status"),
-                    "last_updated": evse.get("last_updated"),
-                    "latitude": where.latitude if where else None,
-                    "longitude": where.longitude if where else None,
-                    # Who may see it: an unpublished Location is its CPO's own.
-                    "published": after.get("publish") is not False,
-                },
+            found.append(
+                (
+                    TOPIC_EVSE_STATUS,
+                    {
+                        "country_code": key["country_code"],
+                        "party_id": key["party_id"],
+                        "location_id": key["object_id"],
+                        "evse_uid": evse.get("uid"),
+                        "status": evse.get("status"),
+                        "last_updated": evse.get("last_updated"),
+                        "latitude": where.latitude if where else None,
+                        "longitude": where.longitude if where else None,
+                        # Who may see it: an unpublished Location is its CPO's own.
+                        "published": after.get("publish") is not False,
+                    },
+                )
             )
+    return found
 
 
 async def _store(
@@ -101,16 +101,14 @@ async def _store(
             await rows.sync_evse(
                 tx, location_pk=row.pk, key=key, document=row.data, evse_uid=only_evse
             )
-        await events.publish(
-            tx,
-            TOPIC_LOCATION,
-            {
-                **_payload(key),
-                "last_updated": document.get("last_updated"),
-                "change": outcome.value,
-            },
+        location = {
+            **_payload(key),
+            "last_updated": document.get("last_updated"),
+            "change": outcome.value,
+        }
+        await events.publish_all(
+            tx, [(TOPIC_LOCATION, location), *_evse_events(key, before, document)]
         )
-        await _evse_events(tx, key, before, document)
     return outcome
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import sqlalchemy
 from sqlalchemy import text
 
 from incar import events
 from incar.db import Database
-from incar.events import MemoryBus, NoBusAttached
+from incar.events import EventBus, MemoryBus, NoBusAttached, PostgresBus
 
 
 async def test_service_publishes_through_the_session(
@@ -39,3 +42,42 @@ async def test_publishing_without_a_bus_fails_loudly(sqlite_db: Database) -> Non
     with pytest.raises(NoBusAttached):
         async with sqlite_db.transaction() as tx:
             await events.publish(tx, "t", {})
+
+
+async def published_together(bus: EventBus, db: Database) -> None:
+    """Five events published at once: one INSERT, delivered in their order."""
+    events.attach_factory(db.factory, bus)
+    inserts: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("INSERT INTO event_log"):
+            inserts.append(statement)
+
+    sqlalchemy.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    async with bus.subscribe({"t"}) as received:
+        async with db.transaction() as tx:
+            published = await events.publish_all(tx, [("t", {"n": n}) for n in range(5)])
+        assert [await anext(received) for _ in range(5)] == published
+    assert [e.payload["n"] for e in published] == [0, 1, 2, 3, 4]
+    assert len(inserts) == 1
+
+
+async def test_events_published_together_memory_bus(
+    memory_bus: MemoryBus, sqlite_db: Database
+) -> None:
+    await published_together(memory_bus, sqlite_db)
+
+
+async def test_events_published_together_postgres_bus(pg_bus: PostgresBus, pg_db: Database) -> None:
+    await published_together(pg_bus, pg_db)
+
+
+async def test_a_bad_event_among_several_writes_none(
+    memory_bus: MemoryBus, sqlite_db: Database
+) -> None:
+    events.attach_factory(sqlite_db.factory, memory_bus)
+    async with sqlite_db.transaction() as tx:
+        with pytest.raises(TypeError):
+            await events.publish_all(tx, [("t", {"n": 1}), ("t", {"n": object()})])
+        count = (await tx.execute(text("SELECT count(*) FROM event_log"))).scalar_one()
+    assert count == 0
