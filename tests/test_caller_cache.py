@@ -4,32 +4,18 @@ begun before a change is never handed to those who ask after it (a real database
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
+from contextlib import AbstractContextManager
 
 from incar.db import Database
 from ocpi_adapter.platforms.callers import CallerCache
 from tests.conformance.support import token_header
 from tests.support.hub import HubUnderTest
+from tests.support.statements import statements
 
 
-@contextmanager
-def platform_reads(db: Database) -> Iterator[list[str]]:
+def platform_reads(db: Database) -> AbstractContextManager[list[str]]:
     """The SELECTs of ``hub_platform`` the engine runs while inside."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().startswith("SELECT") and "FROM hub_platform" in statement:
-            seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    return statements(db, lambda s: s.lstrip().startswith("SELECT") and "FROM hub_platform" in s)
 
 
 async def test_concurrent_registry_misses_share_one_read(hub: HubUnderTest) -> None:

@@ -3,34 +3,15 @@ id, on either database (the sender and the claims rely on that id)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from incar.columns import utcnow
-from incar.db import Database
 from ocpi_adapter.owed import record
 from ocpi_adapter.owed.models import Kind, OwedCopy
 from ocpi_adapter.owed.record import Owed
 from ocpi_adapter.platforms.models import Platform
 from tests.support.hub import HubUnderTest
-
-
-@contextmanager
-def owed_inserts(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().startswith("INSERT INTO hub_owed_copy"):
-            seen.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+from tests.support.statements import starting, statements
 
 
 def copy(receiver: int, n: int) -> Owed:
@@ -60,7 +41,7 @@ async def test_the_copies_of_a_change_are_one_insert_and_each_gets_its_row(
     db = hub.hub.db
     for round_ in range(3):  # ids past deleted rows as well as on an empty table
         copies = [copy(receiver, n) for n in range(4) for receiver in reversed(receivers)]
-        with owed_inserts(db) as inserts:
+        with statements(db, starting("INSERT INTO hub_owed_copy")) as inserts:
             async with db.transaction(write=True) as tx:
                 await record.owe(tx, copies, None)
         assert len(inserts) == 1

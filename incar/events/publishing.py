@@ -51,8 +51,7 @@ def bus_of(tx: AsyncSession) -> EventBus:
 
 async def publish(tx: AsyncSession, topic: str, payload: dict[str, Any]) -> Event:
     """Publishes a new event through the tx's bus, delivered once its transaction commits."""
-    event = Event(topic=topic, payload=payload)
-    await bus_of(tx).publish(tx, event)
+    (event,) = await publish_all(tx, [(topic, payload)])
     return event
 
 

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from incar.columns import utcnow
 from incar.db import Database
@@ -49,7 +50,7 @@ class CallerCache:
         self._generation = 0
         # Reads in flight, by what they read and the generation they started in: when an
         # entry expires under load, the requests and copies waiting for it share one read.
-        self._reads: dict[tuple[str | None, int], asyncio.Future[object]] = {}
+        self._reads: dict[tuple[str | None, int], asyncio.Future[Any]] = {}
         self.last_seen: dict[int, float] = {}
 
     async def lookup(self, authorization: str | None) -> Caller | None:
@@ -64,7 +65,6 @@ class CallerCache:
             found = await self._shared(authorization, lambda: self._authenticate(authorization))
             if found is None:
                 return None
-            assert isinstance(found, Caller)
             caller = found
         if caller.platform.id is not None:
             self.last_seen[caller.platform.id] = utcnow().timestamp()
@@ -76,11 +76,9 @@ class CallerCache:
         now = time.monotonic()
         if self._registry is not None and self._registry[0] > now:
             return self._registry[1]
-        found = await self._shared(None, self._list_all)
-        assert isinstance(found, list)
-        return found
+        return await self._shared(None, self._list_all)
 
-    async def _shared(self, what: str | None, read: Callable[[], Awaitable[object]]) -> object:
+    async def _shared[T](self, what: str | None, read: Callable[[], Awaitable[T]]) -> T:
         """The result of ``read``, or of the same read already in flight in this generation
         (one begun before a change is not shared with those who come after it)."""
         key = (what, self._generation)
@@ -92,7 +90,7 @@ class CallerCache:
         # Shielded: a waiter cancelled (its client gone) does not cancel the others' read.
         return await asyncio.shield(pending)
 
-    def _read_done(self, key: tuple[str | None, int], done: asyncio.Future[object]) -> None:
+    def _read_done(self, key: tuple[str | None, int], done: asyncio.Future[Any]) -> None:
         if self._reads.get(key) is done:
             del self._reads[key]
         if not done.cancelled():

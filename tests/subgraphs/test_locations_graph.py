@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from incar.events import Position, Retention, log
 from incar.runtime import Runtime
@@ -22,6 +21,7 @@ from subgraphs.locations import service
 from subgraphs.locations.graph.schema import schema
 from subgraphs.locations.search import distance_m
 from tests.support.databases import fresh_database
+from tests.support.statements import statements
 
 # Helsinki railway station; the sites below lie at known offsets from it.
 ORIGIN = (60.171, 24.941)
@@ -323,19 +323,8 @@ async def test_entities_resolve_by_owner_and_id(runtime: Runtime) -> None:
     ]
 
 
-@contextmanager
-def counted(runtime: Runtime) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    engine = runtime.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+def counted(runtime: Runtime) -> AbstractContextManager[list[str]]:
+    return statements(runtime.db)
 
 
 async def test_a_list_costs_a_fixed_number_of_statements(runtime: Runtime) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-import sqlalchemy
 from sqlalchemy import text
 
 from incar import events
 from incar.db import Database
 from incar.events import EventBus, MemoryBus, NoBusAttached, PostgresBus
+from tests.support.statements import starting, statements
 
 
 async def test_service_publishes_through_the_session(
@@ -47,16 +45,10 @@ async def test_publishing_without_a_bus_fails_loudly(sqlite_db: Database) -> Non
 async def published_together(bus: EventBus, db: Database) -> None:
     """Five events published at once: one INSERT, delivered in their order."""
     events.attach_factory(db.factory, bus)
-    inserts: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().startswith("INSERT INTO event_log"):
-            inserts.append(statement)
-
-    sqlalchemy.event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     async with bus.subscribe({"t"}) as received:
-        async with db.transaction() as tx:
-            published = await events.publish_all(tx, [("t", {"n": n}) for n in range(5)])
+        with statements(db, starting("INSERT INTO event_log")) as inserts:
+            async with db.transaction() as tx:
+                published = await events.publish_all(tx, [("t", {"n": n}) for n in range(5)])
         assert [await anext(received) for _ in range(5)] == published
     assert [e.payload["n"] for e in published] == [0, 1, 2, 3, 4]
     assert len(inserts) == 1

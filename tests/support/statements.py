@@ -1,0 +1,34 @@
+"""The SQL statements a database's engine runs, for tests that count what a path costs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from incar.db import Database
+
+
+@contextmanager
+def statements(db: Database, matching: Callable[[str], bool] = bool) -> Iterator[list[str]]:
+    """The statements ``db`` runs while inside that ``matching`` accepts (all, by default);
+    an executemany counts once, as it is one call to the driver."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if matching(statement):
+            seen.append(statement)
+
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def starting(prefix: str) -> Callable[[str], bool]:
+    """Accepts the statements that begin with ``prefix`` (``"INSERT INTO event_log"``)."""
+    return lambda statement: statement.lstrip().startswith(prefix)
