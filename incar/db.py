@@ -68,9 +68,16 @@ class Database:
         self.engine = create_engine(url)
         self.factory = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock() if is_sqlite(url) else None
+        self._snapshot_begin = (
+            "BEGIN"
+            if is_sqlite(url)
+            else "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+        )
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(
+        self, *, write: bool = False, snapshot: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """A ``tx`` whose work is committed on success and rolled back on any error.
 
         ``write`` is for a transaction that changes what it has read (a PATCH merged into a
@@ -79,9 +86,15 @@ class Database:
         takes the database's write lock before its first read (BEGIN IMMEDIATE). Writers of this
         process queue on a lock of their own first, rather than in SQLite's sleeping busy
         handler; other processes still wait through ``busy_timeout``.
+
+        ``snapshot`` is for a read whose statements must agree with each other (figures taken
+        from several tables): by default each statement sees what is committed when it runs
+        (PostgreSQL's READ COMMITTED; SQLite's driver begins no transaction before a SELECT).
         """
         if self._sqlite_writer is None or not write:
             async with self.factory() as tx, tx.begin():
+                if snapshot:
+                    await tx.execute(text(self._snapshot_begin))
                 yield tx
             return
         async with self._sqlite_writer, self.factory() as tx, tx.begin():

@@ -242,7 +242,7 @@ async def _hub_owed(args: argparse.Namespace) -> int:
     await migrate_async(settings.database_url)
     db = Database(settings.database_url)
     try:
-        async with db.transaction() as tx:
+        async with db.transaction(snapshot=True) as tx:
             found = await report.receivers(tx)
     finally:
         await db.dispose()

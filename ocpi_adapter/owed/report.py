@@ -105,7 +105,7 @@ async def receivers(
 
 async def of_hub(hub: Hub) -> list[Receiver]:
     """The figures of a serving hub: the tables plus its sender's counters (for /metrics)."""
-    async with hub.db.transaction() as tx:
+    async with hub.db.transaction(snapshot=True) as tx:
         return await receivers(tx, live=hub.owed.figures if hub.owed is not None else None)
 
 
