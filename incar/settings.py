@@ -137,6 +137,10 @@ class Settings:
     owed_poll: float = 5.0
     #: Copies to one receiver in flight at once (copies of one object always one at a time).
     owed_per_receiver: int = 64
+    #: Seconds a cached caller or registry read is kept (ocpi_adapter/platforms/callers.py).
+    #: Every change is announced to every process, CLI commands' too; this bounds only what a
+    #: lost announcement (a bus listener reconnecting) can leave stale.
+    registry_cache_ttl: float = 2.0
     #: Seconds a failed copy is retried for (an operator's option, off by default: OCPI says
     #: a failed push is not retried; check 58). Within that time the latest copy of an object
     #: is attempted again with a growing pause; after it the receiver is cued as without it.
@@ -274,6 +278,7 @@ class Settings:
             page_limit=_int("INCAR_PAGE_LIMIT", 100),
             owed_poll=_seconds("INCAR_OWED_POLL", 5.0),
             owed_per_receiver=_positive_int("INCAR_OWED_PER_RECEIVER", 64),
+            registry_cache_ttl=_seconds("INCAR_REGISTRY_CACHE_TTL", 2.0),
             owed_retry_for=_non_negative_seconds("INCAR_OWED_RETRY_FOR", 0.0),
             metrics_token=_metrics_token("INCAR_METRICS_TOKEN"),
             validation=validation,  # type: ignore[arg-type]

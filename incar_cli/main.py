@@ -147,6 +147,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 async def _platform_add(args: argparse.Namespace) -> int:
     from incar.db import Database, migrate_async
+    from ocpi_adapter.platforms import callers
     from ocpi_adapter.platforms import service as platforms
     from ocpi_adapter.types import Role
 
@@ -163,6 +164,7 @@ async def _platform_add(args: argparse.Namespace) -> int:
                 party_id=args.party,
                 legacy_raw_token=args.legacy_raw_token,
             )
+            await callers.announce(tx)
     finally:
         await db.dispose()
     if args.json:

@@ -92,7 +92,7 @@ def create_hub(runtime: Runtime) -> Hub:
             max_answer_bytes=settings.max_answer_bytes,
             via_element=via.element(via.pseudonym(settings.base_url)),
         ),
-        callers=CallerCache(runtime.db, bus=runtime.bus),
+        callers=CallerCache(runtime.db, bus=runtime.bus, ttl=settings.registry_cache_ttl),
         membership=membership_of(settings.database_url),
     )
     return hub

@@ -6,8 +6,11 @@ unregister, status) clears this process's cache and is announced on the event bu
 (``changed``); every process following the bus (``follow``) clears its own on the announcement.
 With the PostgreSQL bus the change's author waits (bounded) until its own listener has the
 announcement back, so PostgreSQL has sent it to every listener before the change is answered.
-Should an announcement be lost (a listener reconnecting, a change made by a command of the
-CLI), an entry lives ``ttl`` seconds at most; a reconnected listener clears the cache too.
+A process that follows no bus (a command of the CLI) announces its changes too, in the
+change's own transaction (``announce``) or right after it: serving hubs clear at once on
+PostgreSQL (the log's NOTIFY) and within the log reader's poll on SQLite. Should an
+announcement be lost (a listener reconnecting), an entry lives ``ttl`` seconds at most
+(INCAR_REGISTRY_CACHE_TTL); a reconnected listener clears the cache too.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from incar.columns import utcnow
 from incar.db import Database
 from incar.events import Event, EventBus, Subscription
+from incar.events import log as event_log
 from ocpi_adapter.platforms import service as platforms
 from ocpi_adapter.platforms.models import Party, Platform
 from ocpi_adapter.platforms.service import Caller
@@ -34,6 +40,12 @@ Registry = list[tuple[Platform, list[Party]]]
 CHANGED = "hub.registry_changed"
 #: How long the author of a change waits for its announcement to come back.
 ECHO_WAIT = 1.0
+
+
+async def announce(tx: AsyncSession) -> None:
+    """Announces a change of the registry made in ``tx`` to every serving process, once ``tx``
+    commits; for a process with no bus (``incar platform add``)."""
+    await event_log.append(tx, Event(CHANGED, {}))
 
 
 class CallerCache:
@@ -131,9 +143,12 @@ class CallerCache:
     async def changed(self) -> None:
         """After a committed change of the registry: cleared here and in every process."""
         self.clear()
-        if self._bus is None or self._follower is None:
+        if self._bus is None:
             return
         event = Event(CHANGED, {})
+        if self._follower is None:  # a CLI command's hub: nothing here to echo it back
+            await self._bus.publish_now(event)
+            return
         echo: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._echoes[event.id] = echo
         try:
