@@ -12,12 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from incar.timestamps import parse_timestamp
 from subgraphs.locations.models import ConnectorRow, EvseRow
+
+_EVSES: Table = EvseRow.__table__  # type: ignore[attr-defined]
+#: The hot path's statement, built once: SET takes the columns its parameters name.
+_UPDATE_EVSE = update(_EVSES).where(
+    _EVSES.c.location_pk == bindparam("b_location_pk"),
+    _EVSES.c.evse_key == bindparam("b_evse_key"),
+)
 
 # EnergySourceCategory values that are renewable (mod_locations, EnergySourceCategory).
 RENEWABLE = frozenset({"GENERAL_GREEN", "SOLAR", "WIND", "WATER"})
@@ -230,30 +237,22 @@ async def sync_evse(
     evse_uid: str,
 ) -> None:
     """``sync`` after a change of one EVSE that left its connectors as they were (an EVSE
-    PATCH without ``connectors``, the hot path of status updates): one read, of that EVSE's
-    row, and its UPDATE if a value differs.
+    PATCH without ``connectors``, the hot path of status updates): one UPDATE of that EVSE's
+    row, by its unique key, with what the document says now.
 
     Falls back to the whole Location's ``sync`` where another row could have changed too: an
     EVSE without a last_updated of its own takes the Location's (which the change moved), and
-    a row not there yet is made by ``sync`` with its connectors."""
+    a row not there yet (the UPDATE found none) is made by ``sync`` with its connectors."""
     evses = document.get("evses") or []
     wanted = [facts for facts in derive(document) if facts.evse_key == evse_uid.upper()]
     own_stamps = all(isinstance(e.get("last_updated"), str) for e in evses)
-    row = None
     if wanted and own_stamps:
-        row = (
-            await tx.execute(
-                select(EvseRow).where(
-                    col(EvseRow.location_pk) == location_pk,
-                    col(EvseRow.evse_key) == wanted[0].evse_key,
-                )
-            )
-        ).scalar_one_or_none()
-    if row is None:
-        await sync(tx, location_pk=location_pk, key=key, document=document)
-        return
-    _assign(row, wanted[0].columns())
-    await tx.flush()
+        columns = wanted[0].columns()
+        where = {"b_location_pk": location_pk, "b_evse_key": columns["evse_key"]}
+        updated = await tx.execute(_UPDATE_EVSE, {**where, **columns})
+        if updated.rowcount == 1:  # type: ignore[attr-defined]
+            return
+    await sync(tx, location_pk=location_pk, key=key, document=document)
 
 
 def _assign(row: Any, values: Mapping[str, Any]) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from incar.events import Position, Retention, log
 from incar.runtime import Runtime
@@ -356,6 +357,39 @@ async def set_status(
             evse={"status": status, "last_updated": last_updated},
             replace=False,
         )
+
+
+STATUS_QUERY = """
+query ($near: NearInput!) { stations(near: $near, first: 50) { edges { node {
+  id evses { uid status }
+} } } }
+"""
+
+
+async def searched_status(runtime: Runtime, location_id: str) -> str:
+    near = {"latitude": ORIGIN[0], "longitude": ORIGIN[1], "radiusMeters": 10000}
+    data = await run(runtime, STATUS_QUERY, near=near)
+    (node,) = [e["node"] for e in data["stations"]["edges"] if e["node"]["id"] == location_id]
+    status: str = node["evses"][0]["status"]
+    return status
+
+
+async def test_a_status_patch_writes_its_evse_row_in_one_statement(runtime: Runtime) -> None:
+    touching = {"location_evse", "location_connector"}
+    with counted(runtime) as seen:
+        await set_status(runtime, "NEAR", "NEAR-1", "CHARGING", "2026-11-02T00:00:00Z")
+    rows = [s for s in seen if any(f" {table}" in s for table in touching)]
+    assert len(rows) == 1 and rows[0].lstrip().startswith("UPDATE location_evse"), rows
+    assert await searched_status(runtime, "NEAR") == "CHARGING"
+
+
+async def test_a_status_patch_of_an_evse_without_a_row_makes_it(runtime: Runtime) -> None:
+    async with runtime.db.transaction(write=True) as tx:
+        await tx.execute(
+            text("DELETE FROM location_evse WHERE location_id = 'NEAR'"),
+        )
+    await set_status(runtime, "NEAR", "NEAR-1", "BLOCKED", "2026-11-02T00:00:00Z")
+    assert await searched_status(runtime, "NEAR") == "BLOCKED"
 
 
 async def test_status_changes_reach_subscribers_of_their_area(runtime: Runtime) -> None:
