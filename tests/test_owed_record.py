@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from incar.columns import utcnow
 from ocpi_adapter.owed import record
-from ocpi_adapter.owed.models import Kind, OwedCopy
+from ocpi_adapter.owed.models import Kind, OwedCopy, State
 from ocpi_adapter.owed.record import Owed
 from ocpi_adapter.platforms.models import Platform
 from tests.support.hub import HubUnderTest
@@ -63,3 +63,53 @@ async def test_the_copies_of_a_change_are_one_insert_and_each_gets_its_row(
             if round_ == 1:
                 for row in stored.values():
                     await tx.delete(row)
+
+
+class _Sender:
+    """A sender to whom every lane looks idle (as to a process that holds none of them)."""
+
+    member_id = 7
+
+    def __init__(self, shared: bool) -> None:
+        self.shared = shared
+        self.handed: list[Owed] = []
+
+    def ready(self, copy: Owed) -> bool:
+        return True
+
+    def hand(self, copies: list[Owed]) -> None:
+        self.handed.extend(copies)
+
+
+async def test_a_copy_behind_an_earlier_one_of_its_lane_is_written_unclaimed(
+    hub: HubUnderTest,
+) -> None:
+    await hub.onboard("EMSP", "NL", "EMA")
+    db = hub.hub.db
+    async with db.transaction() as tx:
+        (receiver,) = [p.id for p in (await tx.execute(select(Platform))).scalars() if p.id]
+    shared = db.engine.dialect.name == "postgresql"  # processes share PostgreSQL only
+    sender = _Sender(shared)
+    first = [copy(receiver, 1)]
+    async with db.transaction(write=True) as tx:
+        await record.owe(tx, first, sender)
+    assert [(c.state, c.claimed_by) for c in first] == [(State.SENDING, 7)]
+    # Lane LOC1 has a copy left in the table; LOC2 twice in one change; LOC3 is idle.
+    later = [copy(receiver, 1), copy(receiver, 2), copy(receiver, 2), copy(receiver, 3)]
+    async with db.transaction(write=True) as tx:
+        await record.owe(tx, later, sender)
+    claimed = (State.SENDING, 7)
+    expected = (
+        [(State.OWED, None), claimed, (State.OWED, None), claimed]
+        if shared
+        else [claimed] * 4  # alone, the sender's memory of its lanes decides
+    )
+    assert [(c.state, c.claimed_by) for c in later] == expected
+    assert sender.handed == first + later
+    async with db.transaction() as tx:
+        rows = {
+            row.id: (row.state, row.claimed_by)
+            for row in (await tx.execute(select(OwedCopy))).scalars()
+        }
+    assert [rows[c.id] for c in later] == expected
+    assert [c.id for c in later] == sorted(c.id for c in later)

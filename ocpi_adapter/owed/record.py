@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, bindparam, exists, insert, update
+from sqlalchemy import and_, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incar import exactjson
 from incar.events.aftercommit import after_commit
 from incar.timestamps import parse_timestamp
 from ocpi_adapter.owed.models import Kind, OwedCopy, State
 
 TABLE = OwedCopy.__table__  # type: ignore[attr-defined]
 _INSERT = insert(TABLE).returning(TABLE.c.id)
-_INSERT_IN_ORDER = insert(TABLE).returning(TABLE.c.id, sort_by_parameter_order=True)
 EARLIER = TABLE.alias("earlier")
 #: Copies with an earlier copy of their lane left in the table (rows of other processes).
 BEHIND = and_(
@@ -133,8 +133,8 @@ async def owe(tx: AsyncSession, copies: Sequence[Owed], sender: Sender | None) -
     may have begun.
 
     Where other processes share the database their lanes are not in this one's memory: a copy
-    written claimed whose lane has an earlier copy left in the table is unclaimed again in the
-    same transaction (one indexed UPDATE), and claimed by the sender once that one is gone.
+    whose lane has an earlier copy left in the table (or earlier in ``copies``) is written
+    unclaimed instead, by the INSERT itself, and claimed by the sender once that one is gone.
     A change of one object locks its row until commit, so a second writer of that object
     runs this check after the first one's copies are committed and visible."""
     if not copies:
@@ -144,45 +144,102 @@ async def owe(tx: AsyncSession, copies: Sequence[Owed], sender: Sender | None) -
             if sender.ready(copy):
                 copy.state = State.SENDING
                 copy.claimed_by = sender.member_id
-    for copy, row_id in zip(copies, await _insert(tx, copies), strict=True):
-        copy.id = row_id
-    if sender is not None and sender.shared:
-        await _unclaim_behind(tx, copies)
+    shared = sender is not None and sender.shared
+    if tx.get_bind().dialect.name == "postgresql":
+        await _insert_postgres(tx, copies, unclaim_behind=shared)
+    else:
+        assert not shared, "processes share PostgreSQL databases only"
+        await _insert_sqlite(tx, copies)
     if sender is not None:
         ready = list(copies)
         hand = sender.hand
         after_commit(tx, lambda: hand(ready))
 
 
-async def _insert(tx: AsyncSession, copies: Sequence[Owed]) -> list[int]:
-    """The new rows' ids, in the order of ``copies``, from one INSERT statement.
-
-    PostgreSQL: SQLAlchemy's ordered form (one statement). SQLite has no form that ties the
-    ids to the rows, so SQLAlchemy would fall back to one INSERT per copy; but SQLite gives
-    each new row of an INTEGER PRIMARY KEY the next id above the largest, row by row in the
-    VALUES' order, under the write lock this transaction holds: the ids sorted are in the
-    copies' order, whatever order RETURNING lists them in."""
-    rows = [copy.row() for copy in copies]
-    if tx.get_bind().dialect.name == "postgresql":
-        return list((await tx.execute(_INSERT_IN_ORDER, rows)).scalars().all())
-    return sorted((await tx.execute(_INSERT, rows)).scalars().all())
-
-
-#: Built once (every broadcast PATCH on PostgreSQL runs it): a statement made anew per call
-#: cost more in SQLAlchemy's construction and cache-key work than in PostgreSQL.
-_UNCLAIM_BEHIND = (
-    update(TABLE)
-    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), exists().where(BEHIND))
-    .values(state=State.OWED, claimed_by=None)
-    .returning(TABLE.c.id)
+#: PostgreSQL: every copy of a change in one statement of fixed text (prepared once by the
+#: driver, whatever the count of copies), which also writes unclaimed (``owed``) a claimed copy
+#: that has an earlier copy of its lane: the separate UPDATE that did so cost a statement per
+#: broadcast. Ids come from the serial in the SELECT's order (ORDER BY ord), as for
+#: SQLAlchemy's own ordered INSERT, and RETURNING lists them in that order; sorting keeps the
+#: pairing whatever order RETURNING uses.
+_INSERT_POSTGRES = text(
+    """
+    INSERT INTO hub_owed_copy (
+        receiver_platform_id, kind, object_key, owner_country_code, owner_party_id, method,
+        url, headers, body, object_last_updated, created_at, state, attempts, next_attempt_at,
+        claimed_by)
+    SELECT v.receiver_platform_id, v.kind, v.object_key, v.owner_country_code,
+        v.owner_party_id, v.method, v.url, CAST(v.headers AS json), v.body,
+        v.object_last_updated, v.created_at,
+        CASE WHEN b.behind THEN 'owed' ELSE v.state END, v.attempts, v.next_attempt_at,
+        CASE WHEN b.behind THEN NULL ELSE v.claimed_by END
+    FROM (
+        SELECT u.*, row_number() OVER (
+            PARTITION BY u.receiver_platform_id, u.object_key ORDER BY u.ord) AS nth
+        FROM unnest(
+            CAST(:receiver_platform_id AS integer[]), CAST(:kind AS varchar[]),
+            CAST(:object_key AS varchar[]), CAST(:owner_country_code AS varchar[]),
+            CAST(:owner_party_id AS varchar[]), CAST(:method AS varchar[]),
+            CAST(:url AS varchar[]), CAST(:headers AS text[]), CAST(:body AS bytea[]),
+            CAST(:object_last_updated AS timestamptz[]), CAST(:created_at AS timestamptz[]),
+            CAST(:state AS varchar[]), CAST(:attempts AS integer[]),
+            CAST(:next_attempt_at AS timestamptz[]), CAST(:claimed_by AS integer[])
+        ) WITH ORDINALITY AS u(
+            receiver_platform_id, kind, object_key, owner_country_code, owner_party_id,
+            method, url, headers, body, object_last_updated, created_at, state, attempts,
+            next_attempt_at, claimed_by, ord)
+    ) AS v
+    CROSS JOIN LATERAL (
+        SELECT CAST(:unclaim_behind AS boolean) AND v.state = 'sending' AND (
+            v.nth > 1 OR EXISTS (
+                SELECT 1 FROM hub_owed_copy AS earlier
+                WHERE earlier.receiver_platform_id = v.receiver_platform_id
+                    AND earlier.object_key = v.object_key)) AS behind
+    ) AS b
+    ORDER BY v.ord
+    RETURNING id, state
+    """
 )
 
 
-async def _unclaim_behind(tx: AsyncSession, copies: Sequence[Owed]) -> None:
-    claimed = {copy.id: copy for copy in copies if copy.state is State.SENDING}
-    if not claimed:
-        return
-    behind = await tx.execute(_UNCLAIM_BEHIND, {"ids": list(claimed)})
-    for row_id in behind.scalars():
-        copy = claimed[row_id]
-        copy.state, copy.claimed_by = State.OWED, None
+async def _insert_postgres(
+    tx: AsyncSession, copies: Sequence[Owed], *, unclaim_behind: bool
+) -> None:
+    params: dict[str, Any] = {
+        "receiver_platform_id": [c.receiver_platform_id for c in copies],
+        "kind": [c.kind.value for c in copies],
+        "object_key": [c.object_key for c in copies],
+        "owner_country_code": [c.owner_country_code for c in copies],
+        "owner_party_id": [c.owner_party_id for c in copies],
+        "method": [c.method for c in copies],
+        "url": [c.url for c in copies],
+        "headers": [exactjson.dumps_text(c.headers) for c in copies],
+        "body": [c.body for c in copies],
+        "object_last_updated": [_utc(c.object_last_updated) for c in copies],
+        "created_at": [_utc(c.created_at) for c in copies],
+        "state": [c.state.value for c in copies],
+        "attempts": [c.attempts for c in copies],
+        "next_attempt_at": [_utc(c.next_attempt_at) for c in copies],
+        "claimed_by": [c.claimed_by for c in copies],
+        "unclaim_behind": unclaim_behind,
+    }
+    rows = sorted((await tx.execute(_INSERT_POSTGRES, params)).all())
+    for copy, (row_id, state) in zip(copies, rows, strict=True):
+        copy.id = row_id
+        if state == State.OWED and copy.state is State.SENDING:
+            copy.state, copy.claimed_by = State.OWED, None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+async def _insert_sqlite(tx: AsyncSession, copies: Sequence[Owed]) -> None:
+    """SQLite has no form that ties the ids to the rows, so SQLAlchemy would fall back to one
+    INSERT per copy; but SQLite gives each new row of an INTEGER PRIMARY KEY the next id above
+    the largest, row by row in the VALUES' order, under the write lock this transaction holds:
+    the ids sorted are in the copies' order, whatever order RETURNING lists them in."""
+    rows = [copy.row() for copy in copies]
+    ids = sorted((await tx.execute(_INSERT, rows)).scalars().all())
+    for copy, row_id in zip(copies, ids, strict=True):
+        copy.id = row_id
