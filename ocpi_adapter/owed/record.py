@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import and_, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from incar import exactjson
+from incar.columns import UtcDateTime
 from incar.events.aftercommit import after_commit
 from incar.timestamps import parse_timestamp
 from ocpi_adapter.owed.models import Kind, OwedCopy, State
 
 TABLE = OwedCopy.__table__  # type: ignore[attr-defined]
 _INSERT = insert(TABLE).returning(TABLE.c.id)
+_UTC = UtcDateTime()
 EARLIER = TABLE.alias("earlier")
 #: Copies with an earlier copy of their lane left in the table (rows of other processes).
 BEHIND = and_(
@@ -205,33 +207,19 @@ _INSERT_POSTGRES = text(
 async def _insert_postgres(
     tx: AsyncSession, copies: Sequence[Owed], *, unclaim_behind: bool
 ) -> None:
-    params: dict[str, Any] = {
-        "receiver_platform_id": [c.receiver_platform_id for c in copies],
-        "kind": [c.kind.value for c in copies],
-        "object_key": [c.object_key for c in copies],
-        "owner_country_code": [c.owner_country_code for c in copies],
-        "owner_party_id": [c.owner_party_id for c in copies],
-        "method": [c.method for c in copies],
-        "url": [c.url for c in copies],
-        "headers": [exactjson.dumps_text(c.headers) for c in copies],
-        "body": [c.body for c in copies],
-        "object_last_updated": [_utc(c.object_last_updated) for c in copies],
-        "created_at": [_utc(c.created_at) for c in copies],
-        "state": [c.state.value for c in copies],
-        "attempts": [c.attempts for c in copies],
-        "next_attempt_at": [_utc(c.next_attempt_at) for c in copies],
-        "claimed_by": [c.claimed_by for c in copies],
-        "unclaim_behind": unclaim_behind,
-    }
-    rows = sorted((await tx.execute(_INSERT_POSTGRES, params)).all())
-    for copy, (row_id, state) in zip(copies, rows, strict=True):
+    # The columns as Owed.row() gives them, each as an array; the JSON and the times as the
+    # table's own column types write them (the statement is text: no column type applies).
+    rows = [copy.row() for copy in copies]
+    params: dict[str, Any] = {column: [row[column] for row in rows] for column in rows[0]}
+    params["headers"] = [exactjson.dumps_text(headers) for headers in params["headers"]]
+    for column in ("object_last_updated", "created_at", "next_attempt_at"):
+        params[column] = [_UTC.process_bind_param(value, None) for value in params[column]]
+    params["unclaim_behind"] = unclaim_behind
+    inserted = sorted((await tx.execute(_INSERT_POSTGRES, params)).all())
+    for copy, (row_id, state) in zip(copies, inserted, strict=True):
         copy.id = row_id
         if state == State.OWED and copy.state is State.SENDING:
             copy.state, copy.claimed_by = State.OWED, None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
 
 
 async def _insert_sqlite(tx: AsyncSession, copies: Sequence[Owed]) -> None:

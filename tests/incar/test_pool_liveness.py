@@ -17,7 +17,7 @@ from incar.db import Database
 ADMIN_DSN = os.environ.get(
     "INCAR_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+URL = ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 async def _backend(db: Database) -> int:
