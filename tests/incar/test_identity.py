@@ -26,6 +26,7 @@ from joserfc import jwk
 
 from incar.identity import AccessTokenVerifier, AuthenticationError, Driver, TrustedIssuer
 from incar.settings import Settings
+from incar_cli.idp_process import IdpError
 from tests.support.idp import LoginRefused, RunningIdp, Tokens, login, running_idp
 
 API = "https://api.incar.example"
@@ -551,3 +552,15 @@ async def test_the_provider_requires_pkce_of_a_public_client(world: World) -> No
         )
     assert answer.is_redirect
     assert answer.headers["location"].startswith(f"{REDIRECT}?error=invalid_request")
+
+
+async def test_a_provider_that_cannot_start_says_why(tmp_path: Path) -> None:
+    """A realms file the provider refuses: the error gives its exit code and its own reason."""
+    realms = [realm("emsp-fi", "rfc9068", "HS256", [user("alice")])]
+    with pytest.raises(IdpError) as refused:
+        async with running_idp(realms, tmp_path):
+            pass
+    assert str(refused.value).splitlines()[0] == (
+        "idp/server.mjs did not start: it exited with code 2 before it was ready; its log:"
+    )
+    assert "idp: realm emsp-fi: alg must be RS256 or ES256" in str(refused.value)
