@@ -18,11 +18,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, Text, bindparam, cast, func, update
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Field, SQLModel, col, select
 
-from incar import exactjson
+from incar import direct, exactjson
 from incar.columns import ExactJson, UtcDateTime
 
 
@@ -70,71 +73,121 @@ def key_filter(table: type[Document], key: dict[str, Any]) -> list[ColumnElement
 LOCKED = "incar.documents.locked"
 
 
-async def find[D: Document](
-    tx: AsyncSession, table: type[D], *, key: dict[str, Any], for_update: bool = False
-) -> D | None:
-    """The document with this key; ``for_update`` locks it until the transaction ends.
+@dataclass(slots=True)
+class Stored:
+    """A document's row as a read-modify-write holds it, locked: kept up to date by ``upsert``
+    within the transaction."""
 
-    A read-modify-write reads its document locked, and the upsert that follows reads it locked
-    again: within one transaction (a ``tx`` of ``Database.transaction``) the second read is
-    answered from the rows this transaction already holds, which cannot have changed.
-    """
+    pk: int
+    last_updated: datetime
+    data: dict[str, Any]
+
+
+async def find[D: Document](tx: AsyncSession, table: type[D], *, key: dict[str, Any]) -> D | None:
+    """The document with this key, unlocked (a read that changes nothing)."""
     params = {f"k_{column}": value for column, value in key.items()}
-    if not for_update:
-        return (await tx.execute(_find_query(table, tuple(key), False), params)).scalars().first()
-    locked: dict[tuple[Any, ...], Any] = tx.info.setdefault(LOCKED, {})
-    ident = (table, *sorted(key.items()))
-    held = locked.get(ident)
-    if held is not None and held not in tx.deleted:
-        found: D = held
-        return found
-    query = _find_query(table, tuple(key), True)
-    row = (await tx.execute(query, params)).scalars().first()
-    if row is not None:
-        locked[ident] = row
-    return row
+    return (await tx.execute(_find_query(table, tuple(key)), params)).scalars().first()
 
 
 @functools.cache
-def _find_query(table: type[Document], columns: tuple[str, ...], for_update: bool) -> Any:
+def _find_query(table: type[Document], columns: tuple[str, ...]) -> Any:
     """The statement of ``find``, built once per table and key: a read made anew per call
-    cost more in SQLAlchemy's construction than the database spent on it (EVSE PATCHes)."""
-    query = select(table).where(
+    cost more in SQLAlchemy's construction than the database spent on it."""
+    return select(table).where(
         *(col(getattr(table, column)) == bindparam(f"k_{column}") for column in columns)
     )
-    return query.with_for_update() if for_update else query
 
 
-async def upsert[D: Document](
+async def locked(tx: AsyncSession, table: type[Document], *, key: dict[str, Any]) -> Stored | None:
+    """The document with this key, locked until the transaction ends (read-modify-write).
+
+    Its read, and ``upsert``'s UPDATE, run on the driver connection (``incar.direct``): they
+    are the hot path of EVSE PATCHes. Within one transaction (a ``tx`` of
+    ``Database.transaction``) a second read of the key, as ``upsert`` makes after a service
+    read the document to merge into it, is answered from the row already held, which cannot
+    have changed.
+    """
+    held: dict[tuple[Any, ...], Stored] = tx.info.setdefault(LOCKED, {})
+    ident = (table, *sorted(key.items()))
+    found = held.get(ident)
+    if found is not None:
+        return found
+    params = {f"k_{column}": value for column, value in key.items()}
+    rows = (await direct.execute(tx, _locked_query(table, tuple(sorted(key))), params)).rows
+    if not rows:
+        return None
+    pk, last_updated, data = rows[0]
+    held[ident] = found = Stored(pk, last_updated, data)
+    return found
+
+
+@functools.cache
+def _locked_query(table: type[Document], columns: tuple[str, ...]) -> Any:
+    rows = _table(table)
+    return (
+        sa_select(rows.c.pk, rows.c.last_updated, rows.c.data)
+        .where(*(rows.c[column] == bindparam(f"k_{column}") for column in columns))
+        .with_for_update()
+    )
+
+
+@functools.cache
+def _update_query(table: type[Document]) -> Any:
+    rows = _table(table)
+    return update(rows).where(rows.c.pk == bindparam("b_pk"))
+
+
+def _table(table: type[Document]) -> Table:
+    rows: Table = table.__table__  # type: ignore[attr-defined]
+    return rows
+
+
+async def upsert(
     tx: AsyncSession,
-    table: type[D],
+    table: type[Document],
     *,
     key: dict[str, Any],
     last_updated: datetime,
     data: dict[str, Any],
     extra: dict[str, Any] | None = None,
-) -> tuple[Outcome, D]:
+) -> tuple[Outcome, Stored]:
     """Stores ``data`` unless what is stored is newer (last_updated decides, never the clock).
 
     Raises ``exactjson.TooDeep`` (nothing stored) if ``data`` nests deeper than the limit.
     """
     data = storable(data)
-    row = await find(tx, table, key=key, for_update=True)
+    row = await locked(tx, table, key=key)
     if row is None:
-        row = table(**key, last_updated=last_updated, data=data, **(extra or {}))
-        tx.add(row)
+        created = table(**key, last_updated=last_updated, data=data, **(extra or {}))
+        tx.add(created)
         await tx.flush()
+        assert created.pk is not None
+        row = Stored(created.pk, last_updated, data)
+        tx.info[LOCKED][(table, *sorted(key.items()))] = row
         return Outcome.CREATED, row
     if row.last_updated > last_updated:
         return Outcome.STALE, row
     values = {"last_updated": last_updated, "data": data, **(extra or {})}
-    # One UPDATE by primary key, not the unit of work's flush (the hot path of EVSE PATCHes:
-    # the flush cost more than the statement); the row, locked, then holds what was written.
-    rows: Table = table.__table__  # type: ignore[attr-defined]
-    await tx.execute(update(rows).where(rows.c.pk == row.pk).values(values))
-    for column, value in values.items():
-        set_committed_value(row, column, value)
+    await direct.execute(tx, _update_query(table), {"b_pk": row.pk, **values})
+    row.last_updated, row.data = last_updated, data
+    # An object of this row the ORM loaded earlier in this transaction holds what was written.
+    loaded = tx.sync_session.identity_map.get(identity_key(table, row.pk))
+    if loaded is not None:
+        for column, value in values.items():
+            set_committed_value(loaded, column, value)
     return Outcome.UPDATED, row
+
+
+async def delete(
+    tx: AsyncSession, table: type[Document], *, key: dict[str, Any], row: Stored
+) -> None:
+    """Deletes the document ``locked`` gave as ``row``."""
+    rows = _table(table)
+    await tx.execute(sa_delete(rows).where(rows.c.pk == row.pk))
+    del tx.info[LOCKED][(table, *sorted(key.items()))]
+    loaded = tx.sync_session.identity_map.get(identity_key(table, row.pk))
+    if loaded is not None:
+        tx.expunge(loaded)
 
 
 def storable(data: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,17 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         cursor.close()
 
 
+async def run(adapt_connection: Any, operation: str, parameters: Any, many: bool) -> Outcome:
+    """One statement on the connection of ``adapt_connection`` (SQLAlchemy's adapter), in one
+    hand-off to its aiosqlite thread: the cursor's way, and ``incar.direct``'s."""
+    connection: Any = adapt_connection._connection  # an aiosqlite.Connection
+    async with adapt_connection._execute_mutex:
+        outcome: Outcome = await connection._execute(
+            _run, connection._conn, operation, parameters, many
+        )
+    return outcome
+
+
 class OneHandOffCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
@@ -103,11 +114,7 @@ class OneHandOffCursor(AsyncAdapt_aiosqlite_cursor):
         await self._hand_off(operation, seq_of_parameters, many=True)
 
     async def _hand_off(self, operation: str, parameters: Any, *, many: bool) -> None:
-        connection: Any = self._connection  # an aiosqlite.Connection
-        async with self._adapt_connection._execute_mutex:
-            outcome: Outcome = await connection._execute(
-                _run, connection._conn, operation, parameters, many
-            )
+        outcome = await run(self._adapt_connection, operation, parameters, many)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from incar import direct
 from incar.events.event import Event, encode
 from incar.events.models import EventLogHorizon, EventRecord
 
@@ -107,7 +108,8 @@ async def append(tx: AsyncSession, *events: Event) -> None:
         for event in events
     ]
     if rows:
-        await tx.execute(_APPEND_POSTGRES if _postgres(tx) else _APPEND_SQLITE, rows)
+        # On the driver connection, in one round trip: every change publishes (incar.direct).
+        await direct.execute(tx, _APPEND_POSTGRES if _postgres(tx) else _APPEND_SQLITE, rows)
 
 
 async def read_after(tx: AsyncSession, after: Position, limit: int) -> Page:

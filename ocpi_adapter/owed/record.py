@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, insert, text
+from sqlalchemy import Integer, String, and_, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from incar import exactjson
+from incar import direct, exactjson
 from incar.columns import UtcDateTime
 from incar.events.aftercommit import after_commit
 from incar.timestamps import parse_timestamp
@@ -201,7 +201,7 @@ _INSERT_POSTGRES = text(
     ORDER BY v.ord
     RETURNING id, state
     """
-)
+).columns(id=Integer, state=String)
 
 
 async def _insert_postgres(
@@ -215,7 +215,8 @@ async def _insert_postgres(
     for column in ("object_last_updated", "created_at", "next_attempt_at"):
         params[column] = [_UTC.process_bind_param(value, None) for value in params[column]]
     params["unclaim_behind"] = unclaim_behind
-    inserted = sorted((await tx.execute(_INSERT_POSTGRES, params)).all())
+    # On the driver connection: one per broadcast (incar.direct).
+    inserted = sorted((await direct.execute(tx, _INSERT_POSTGRES, params)).rows)
     for copy, (row_id, state) in zip(copies, inserted, strict=True):
         copy.id = row_id
         if state == State.OWED and copy.state is State.SENDING:

@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from incar import direct
 from incar.timestamps import parse_timestamp
 from subgraphs.locations.models import ConnectorRow, EvseRow
 
@@ -249,8 +250,8 @@ async def sync_evse(
     if wanted and own_stamps:
         columns = wanted[0].columns()
         where = {"b_location_pk": location_pk, "b_evse_key": columns["evse_key"]}
-        updated = await tx.execute(_UPDATE_EVSE, {**where, **columns})
-        if updated.rowcount == 1:  # type: ignore[attr-defined]
+        # On the driver connection: the hot path of status PATCHes (incar.direct).
+        if (await direct.execute(tx, _UPDATE_EVSE, {**where, **columns})).rowcount == 1:
             return
     await sync(tx, location_pk=location_pk, key=key, document=document)
 

@@ -130,9 +130,11 @@ async def get_location(
 ) -> dict[str, Any] | None:
     """The stored Location; ``for_update`` locks it until the transaction ends (read-modify-
     write: a concurrent PATCH of another EVSE must not overwrite this one's change)."""
-    row = await documents.find(
-        tx, Location, key=_key(country_code, party_id, location_id), for_update=for_update
-    )
+    key = _key(country_code, party_id, location_id)
+    if for_update:
+        held = await documents.locked(tx, Location, key=key)
+        return held.data if held else None
+    row = await documents.find(tx, Location, key=key)
     return row.data if row else None
 
 
@@ -307,10 +309,10 @@ async def delete_tariff(
     tx: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
 ) -> Outcome:
     key = _key(country_code, party_id, tariff_id)
-    row = await documents.find(tx, Tariff, key=key, for_update=True)
+    row = await documents.locked(tx, Tariff, key=key)
     if row is None:
         return Outcome.UNKNOWN
-    await tx.delete(row)
+    await documents.delete(tx, Tariff, key=key, row=row)
     await events.publish(tx, TOPIC_TARIFF, {**_tariff_payload(key), "change": "deleted"})
     return Outcome.DELETED
 

@@ -72,9 +72,11 @@ async def get_session(
 ) -> dict[str, Any] | None:
     """The stored Session; ``for_update`` locks it until the transaction ends (a PATCH's
     charging periods are added to those stored, so no other write may come in between)."""
-    row = await documents.find(
-        tx, Session, key=_key(country_code, party_id, session_id), for_update=for_update
-    )
+    key = _key(country_code, party_id, session_id)
+    if for_update:
+        held = await documents.locked(tx, Session, key=key)
+        return held.data if held else None
+    row = await documents.find(tx, Session, key=key)
     return row.data if row else None
 
 
@@ -194,7 +196,7 @@ async def patch_token(
     patch: dict[str, Any],
 ) -> Outcome:
     key = {**_key(country_code, party_id, uid), "token_type": token_type}
-    row = await documents.find(tx, Token, key=key, for_update=True)
+    row = await documents.locked(tx, Token, key=key)
     if row is None:
         return Outcome.UNKNOWN
     merged = documents.merge(row.data, patch)

@@ -1,4 +1,5 @@
-"""The SQL statements a database's engine runs, for tests that count what a path costs."""
+"""The SQL statements a database's engine runs (through SQLAlchemy or ``incar.direct``), for
+tests that count what a path costs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from incar import direct
 from incar.db import Database
 
 
@@ -22,11 +24,18 @@ def statements(db: Database, matching: Callable[[str], bool] = bool) -> Iterator
             seen.append(statement)
 
     engine = db.engine.sync_engine
+
+    def count_direct(bind: Any, statement: str) -> None:
+        if bind is engine and matching(statement):
+            seen.append(statement)
+
     event.listen(engine, "before_cursor_execute", count)
+    direct.observers.append(count_direct)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", count)
+        direct.observers.remove(count_direct)
 
 
 def starting(prefix: str) -> Callable[[str], bool]:
