@@ -112,23 +112,49 @@ async def append(tx: AsyncSession, *events: Event) -> None:
         await direct.execute(tx, _APPEND_POSTGRES if _postgres(tx) else _APPEND_SQLITE, rows)
 
 
+def _read_statement(xmin: sa.ColumnElement[int]) -> sa.CompoundSelect[Any]:
+    """The page after a position and the horizon, in one statement: one snapshot for both (a
+    prune committed before it shows in both), one round trip per read of the log."""
+    after = sa.tuple_(
+        sa.bindparam("a_txid", type_=sa.BigInteger), sa.bindparam("a_seq", type_=sa.BigInteger)
+    )
+    page = (
+        sa.select(
+            sa.literal(1, sa.Integer).label("part"),
+            LOG.c.txid,
+            LOG.c.seq,
+            LOG.c.body,
+            (LOG.c.txid < xmin).label("final"),
+        )
+        .where(_key() > after)
+        .order_by(LOG.c.txid, LOG.c.seq)
+        .limit(sa.bindparam("n", type_=sa.Integer))
+        .subquery()
+    )
+    edge = sa.select(sa.literal(0, sa.Integer), HORIZON.c.txid, HORIZON.c.seq, sa.null(), sa.null())
+    return sa.union_all(sa.select(page), edge).order_by("part", "txid", "seq")
+
+
+_READ_POSTGRES = _read_statement(_XMIN)
+_READ_SQLITE = _read_statement(_NO_XMIN)
+
+
 async def read_after(tx: AsyncSession, after: Position, limit: int) -> Page:
     """The final events after ``after``, in position order, at most ``limit``.
 
-    Raises CursorExpired if retention has deleted events after ``after``. The horizon is read
-    after the rows, so a prune committed in between is noticed, never taken for a quiet log.
+    Raises CursorExpired if retention has deleted events after ``after``: the horizon and the
+    rows come from one statement's snapshot, so a prune is never taken for a quiet log. So do
+    the rows and xmin, as the rule of the module needs.
     """
-    xmin = _XMIN if _postgres(tx) else _NO_XMIN
-    # The rows and xmin come from one statement's snapshot, as the rule above needs.
-    rows = (
-        await tx.execute(
-            sa.select(LOG.c.txid, LOG.c.seq, LOG.c.body, (LOG.c.txid < xmin).label("final"))
-            .where(_key() > sa.tuple_(sa.literal(after.txid), sa.literal(after.seq)))
-            .order_by(LOG.c.txid, LOG.c.seq)
-            .limit(limit + 1)
-        )
-    ).all()
-    if after < await horizon(tx):
+    statement = _READ_POSTGRES if _postgres(tx) else _READ_SQLITE
+    values = {"a_txid": after.txid, "a_seq": after.seq, "n": limit + 1}
+    edge, rows = START, []
+    for part, txid, seq, body, final in (await direct.execute(tx, statement, values)).rows:
+        if part == 0:
+            edge = Position(txid, seq)
+        else:
+            rows.append((txid, seq, body, final))
+    if after < edge:
         raise CursorExpired(f"events after {after.cursor()} are past the log's retention")
     events: list[Event] = []
     held_back = False

@@ -43,6 +43,16 @@ async def commit_change(db: Database, bus: EventBus, seq: int, event: Event) -> 
         await bus.publish(tx, event)
 
 
+async def gone(admin: asyncpg.Connection, pid: int) -> None:
+    """Waits until the backend ``pid`` has exited: pg_terminate_backend only signals it, and
+    until it exits it still relays the NOTIFYs of commits to its client."""
+    for _ in range(1000):
+        if not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} still runs 10 s after it was terminated")
+
+
 async def change_then_fail(tx: AsyncSession, bus: EventBus, seq: int, event: Event) -> None:
     await change(tx, seq)
     await bus.publish(tx, event)
@@ -268,6 +278,7 @@ async def test_events_committed_while_the_listener_is_down_arrive_after_it_recon
             await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
             try:
                 await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+                await gone(admin, killed)
                 # Committed while no listener is connected: their NOTIFYs reach no one.
                 for n, event in enumerate(sent):
                     await commit_change(pg_db, bus, 100 + n, event)
