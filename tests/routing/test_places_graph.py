@@ -60,7 +60,12 @@ CENTRAL_VADUZ = {"west": 9.50, "south": 47.12, "east": 9.54, "north": 47.15}
 @pytest.fixture(scope="module")
 async def graph(liechtenstein: tuple[Path, MapManifest]) -> AsyncIterator[Served]:
     async with served(liechtenstein[0]) as running:
-        await until_ready(running, ROUTE.replace("$from", "{address: $from}"))
+        # A route from the address: ready once the tiles and the places both answer.
+        probe = ROUTE.replace("query($from: PlaceInput!)", "query").replace(
+            "$from", f'{{address: "{ADDRESS}"}}'
+        )
+        ready = await until_ready(running, probe)
+        assert "errors" not in ready, ready
         yield running
 
 
