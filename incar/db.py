@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from incar import exactjson, sqlite_driver
+from incar import direct, exactjson, sqlite_driver
 
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -140,7 +141,7 @@ class Database:
                 yield tx
             return
         async with self._sqlite_writer, self.factory() as tx, tx.begin():
-            await tx.execute(text("BEGIN IMMEDIATE"))
+            await direct.execute(tx, _BEGIN_IMMEDIATE, {})
             yield tx
 
     async def dispose(self) -> None:
