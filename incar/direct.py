@@ -43,6 +43,8 @@ observers: list[Callable[[Any, str], None]] = []
 @dataclass(frozen=True, slots=True)
 class Rows:
     rows: list[tuple[Any, ...]]
+    #: Rows returned, or changed by DML without RETURNING; for several sets of values on
+    #: PostgreSQL, the count of sets (asyncpg's executemany reports no counts).
     rowcount: int
 
 
@@ -119,7 +121,9 @@ async def _adapter(tx: AsyncSession) -> Any:
 async def _postgres(
     adapter: Any, compiled: _Compiled, sets: Sequence[Mapping[str, Any]], many: bool
 ) -> Rows:
-    connection = adapter._connection  # the asyncpg connection
+    # The asyncpg connection. Not under the adapter's mutex: a tx runs one statement at a time,
+    # and this is the tx's.
+    connection = adapter._connection
     if many:
         await connection.executemany(compiled.sql, [compiled.args(v) for v in sets])
         return Rows([], len(sets))
