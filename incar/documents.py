@@ -107,9 +107,8 @@ async def locked(tx: AsyncSession, table: type[Document], *, key: dict[str, Any]
     read the document to merge into it, is answered from the row already held, which cannot
     have changed.
     """
-    held: dict[tuple[Any, ...], Stored] = tx.info.setdefault(LOCKED, {})
-    ident = (table, *sorted(key.items()))
-    found = held.get(ident)
+    held = _held(tx)
+    found = held.get(_ident(table, key))
     if found is not None:
         return found
     params = {f"k_{column}": value for column, value in key.items()}
@@ -117,8 +116,29 @@ async def locked(tx: AsyncSession, table: type[Document], *, key: dict[str, Any]
     if not rows:
         return None
     pk, last_updated, data = rows[0]
-    held[ident] = found = Stored(pk, last_updated, data)
+    held[_ident(table, key)] = found = Stored(pk, last_updated, data)
     return found
+
+
+async def data_of(
+    tx: AsyncSession, table: type[Document], *, key: dict[str, Any], for_update: bool = False
+) -> dict[str, Any] | None:
+    """The stored document's data; ``for_update`` locks it until the transaction ends."""
+    if for_update:
+        held = await locked(tx, table, key=key)
+        return held.data if held else None
+    row = await find(tx, table, key=key)
+    return row.data if row else None
+
+
+def _held(tx: AsyncSession) -> dict[tuple[Any, ...], Stored]:
+    """The rows this transaction holds locked, by ``_ident``."""
+    held: dict[tuple[Any, ...], Stored] = tx.info.setdefault(LOCKED, {})
+    return held
+
+
+def _ident(table: type[Document], key: dict[str, Any]) -> tuple[Any, ...]:
+    return (table, *sorted(key.items()))
 
 
 @functools.cache
@@ -163,7 +183,7 @@ async def upsert(
         await tx.flush()
         assert created.pk is not None
         row = Stored(created.pk, last_updated, data)
-        tx.info[LOCKED][(table, *sorted(key.items()))] = row
+        _held(tx)[_ident(table, key)] = row
         return Outcome.CREATED, row
     if row.last_updated > last_updated:
         return Outcome.STALE, row
@@ -178,13 +198,11 @@ async def upsert(
     return Outcome.UPDATED, row
 
 
-async def delete(
-    tx: AsyncSession, table: type[Document], *, key: dict[str, Any], row: Stored
-) -> None:
-    """Deletes the document ``locked`` gave as ``row``."""
+async def delete(tx: AsyncSession, table: type[Document], *, key: dict[str, Any]) -> None:
+    """Deletes the document of this key, which this transaction holds (``locked``)."""
+    row = _held(tx).pop(_ident(table, key))
     rows = _table(table)
     await tx.execute(sa_delete(rows).where(rows.c.pk == row.pk))
-    del tx.info[LOCKED][(table, *sorted(key.items()))]
     loaded = tx.sync_session.identity_map.get(identity_key(table, row.pk))
     if loaded is not None:
         tx.expunge(loaded)

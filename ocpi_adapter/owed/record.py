@@ -224,10 +224,10 @@ async def _insert_postgres(
 
 
 async def _insert_sqlite(tx: AsyncSession, copies: Sequence[Owed]) -> None:
-    """SQLite has no form that ties the ids to the rows, so SQLAlchemy would fall back to one
-    INSERT per copy; but SQLite gives each new row of an INTEGER PRIMARY KEY the next id above
-    the largest, row by row in the VALUES' order, under the write lock this transaction holds:
-    the ids sorted are in the copies' order, whatever order RETURNING lists them in."""
+    """One multi-row INSERT ... RETURNING id per broadcast. SQLite has no form that ties the
+    ids to the rows, but it gives each new row of an INTEGER PRIMARY KEY the next id above the
+    largest, row by row in the VALUES' order, under the write lock this transaction holds: the
+    ids sorted are in the copies' order, whatever order RETURNING lists them in."""
     rows = [copy.row() for copy in copies]
     ids: list[int] = []
     for start in range(0, len(rows), _SQLITE_ROWS):

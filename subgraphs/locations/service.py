@@ -131,11 +131,7 @@ async def get_location(
     """The stored Location; ``for_update`` locks it until the transaction ends (read-modify-
     write: a concurrent PATCH of another EVSE must not overwrite this one's change)."""
     key = _key(country_code, party_id, location_id)
-    if for_update:
-        held = await documents.locked(tx, Location, key=key)
-        return held.data if held else None
-    row = await documents.find(tx, Location, key=key)
-    return row.data if row else None
+    return await documents.data_of(tx, Location, key=key, for_update=for_update)
 
 
 def _parent_stamp(parent: dict[str, Any], child_stamp: str) -> str:
@@ -301,8 +297,7 @@ async def get_tariff(
     tx: AsyncSession, *, country_code: str, party_id: str, tariff_id: str
 ) -> dict[str, Any] | None:
     """The stored Tariff (its latest version: the hub keeps no history)."""
-    row = await documents.find(tx, Tariff, key=_key(country_code, party_id, tariff_id))
-    return row.data if row else None
+    return await documents.data_of(tx, Tariff, key=_key(country_code, party_id, tariff_id))
 
 
 async def delete_tariff(
@@ -312,7 +307,7 @@ async def delete_tariff(
     row = await documents.locked(tx, Tariff, key=key)
     if row is None:
         return Outcome.UNKNOWN
-    await documents.delete(tx, Tariff, key=key, row=row)
+    await documents.delete(tx, Tariff, key=key)
     await events.publish(tx, TOPIC_TARIFF, {**_tariff_payload(key), "change": "deleted"})
     return Outcome.DELETED
 

@@ -73,11 +73,7 @@ async def get_session(
     """The stored Session; ``for_update`` locks it until the transaction ends (a PATCH's
     charging periods are added to those stored, so no other write may come in between)."""
     key = _key(country_code, party_id, session_id)
-    if for_update:
-        held = await documents.locked(tx, Session, key=key)
-        return held.data if held else None
-    row = await documents.find(tx, Session, key=key)
-    return row.data if row else None
+    return await documents.data_of(tx, Session, key=key, for_update=for_update)
 
 
 async def put_session(tx: AsyncSession, *, data: dict[str, Any]) -> Outcome:
